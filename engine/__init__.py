@@ -1,0 +1,1 @@
+"""Campaign automation engine for direct marketing."""

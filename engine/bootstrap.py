@@ -1,0 +1,59 @@
+"""Composition: the one place that builds concrete adapters from settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+
+from engine.core.customers import ParseOptions
+from engine.core.scoring import MetricRules
+from engine.db.batches import SqlImportLog
+from engine.db.connect import make_engine
+from engine.db.customers import SqlCustomerStore
+from engine.db.metrics import SqlMetricsStore
+from engine.db.orders import SqlOrderStore
+from engine.settings import Settings
+
+
+@dataclass(frozen=True)
+class Adapters:
+    settings: Settings
+    engine: Engine
+    customers: SqlCustomerStore
+    metrics: SqlMetricsStore
+    log: SqlImportLog
+
+    def orders(self, source: str) -> SqlOrderStore:
+        return SqlOrderStore(self.engine, source)
+
+    def parse_options(self) -> ParseOptions:
+        imports = self.settings.imports
+        return ParseOptions(imports.default_region, imports.date_formats, self.zone)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.settings.timezone)
+
+    def metric_rules(self) -> MetricRules:
+        lifecycle, tiers = self.settings.metrics.lifecycle, self.settings.metrics.value_tiers
+        return MetricRules(
+            new_days=lifecycle.new_days,
+            active_days=lifecycle.active_days,
+            at_risk_days=lifecycle.at_risk_days,
+            lapsed_days=lifecycle.lapsed_days,
+            tier_shares=(tiers.top, tiers.high, tiers.medium),
+        )
+
+
+def bootstrap(settings: Settings, database_url: str | None = None) -> Adapters:
+    """Adapters for `settings` (optionally on another database, e.g. the demo's)."""
+    engine = make_engine(database_url or settings.database.url, settings.database.echo)
+    return Adapters(
+        settings=settings,
+        engine=engine,
+        customers=SqlCustomerStore(engine),
+        metrics=SqlMetricsStore(engine),
+        log=SqlImportLog(engine),
+    )

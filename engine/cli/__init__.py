@@ -1,0 +1,59 @@
+"""`campaign`: the command line of the campaign engine.
+
+Run `campaign --help`, or `campaign COMMAND --help` for any command.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from engine.cli.context import Context
+from engine.cli.db import db
+from engine.cli.demo import demo
+from engine.cli.imports import import_
+from engine.cli.metrics import customers, metrics
+from engine.errors import EngineError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    envvar="ENGINE_CONFIG",
+    help="Config file (default: ./config.yaml; env ENGINE_CONFIG).",
+)
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None) -> None:
+    """Campaign automation engine for direct marketing.
+
+    Typical flow: `campaign db upgrade`, `campaign import customers FILE`,
+    `campaign import orders FILE`, `campaign metrics refresh`, then
+    `campaign customers summary`. `campaign demo` does all of it on
+    generated data.
+    """
+    ctx.obj = Context(config_path)
+
+
+cli.add_command(db)
+cli.add_command(import_)
+cli.add_command(metrics)
+cli.add_command(customers)
+cli.add_command(demo)
+
+
+def main() -> None:
+    """Console-script entry point: engine errors print cleanly and exit 2."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except EngineError as exc:
+        click.secho(f"error: {exc}", fg="red", err=True)
+        sys.exit(2)

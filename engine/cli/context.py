@@ -1,0 +1,31 @@
+"""What every command shares: settings (parsed once), adapters, the clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+
+from rich.console import Console
+
+from engine.bootstrap import Adapters, bootstrap
+from engine.config import load_settings
+from engine.settings import Settings
+
+
+class Context:
+    def __init__(self, config_path: Path | None) -> None:
+        self.config_path = config_path
+        self.console = Console()
+
+    @cached_property
+    def settings(self) -> Settings:
+        return load_settings(self.config_path)
+
+    @cached_property
+    def adapters(self) -> Adapters:
+        return bootstrap(self.settings)
+
+    def now(self) -> datetime:
+        """The one clock of the CLI; services get the time handed in."""
+        return datetime.now(UTC)

@@ -1,0 +1,107 @@
+"""Plan one batch of a customer import: who matches whom, what changes.
+
+Pure: the caller looks up the stored customers that share a key with the
+batch (`Known`) and applies the returned `BatchPlan` in one transaction.
+Records inside the batch also match each other, so a file that lists the
+same person twice yields one customer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from engine.core.customers import Customer, CustomerRecord, Source, merge, new_customer
+
+
+@dataclass
+class Known:
+    """Stored customers sharing a key with the batch, and their current state."""
+
+    customers: dict[int, Customer] = field(default_factory=dict)
+    by_ref: dict[str, int] = field(default_factory=dict)  # this source's external ids
+    by_email: dict[str, int] = field(default_factory=dict)
+    by_phone: dict[str, int] = field(default_factory=dict)
+    links: set[tuple[int, str]] = field(default_factory=set)  # (customer id, source ref)
+    consents: dict[tuple[int, str], bool] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentChange:
+    customer: Customer
+    channel: str
+    granted: bool
+    line: int
+
+
+@dataclass
+class BatchPlan:
+    created: list[Customer] = field(default_factory=list)
+    updated: list[Customer] = field(default_factory=list)
+    links: list[tuple[Customer, str, int]] = field(default_factory=list)  # customer, ref, line
+    consents: list[ConsentChange] = field(default_factory=list)
+    merged_lines: int = 0
+    unchanged_lines: int = 0
+
+
+def plan_batch(
+    records: Iterable[CustomerRecord], known: Known, source: Source, now: datetime
+) -> BatchPlan:
+    """Match each record, merge it, and collect the writes the batch needs."""
+    plan = BatchPlan()
+    by_ref: dict[str, Customer] = {r: known.customers[i] for r, i in known.by_ref.items()}
+    by_email = {e: known.customers[i] for e, i in known.by_email.items()}
+    by_phone = {p: known.customers[i] for p, i in known.by_phone.items()}
+    links = {(id(known.customers[i]), ref) for i, ref in known.links}
+    # The last value a batch gives for a consent is its word on it; comparing
+    # that (not every row) with the ledger keeps re-imports from re-appending.
+    wanted: dict[tuple[int, str], tuple[Customer, bool, int]] = {}
+    changed_lines: dict[int, bool] = {}  # line -> changed, for rows matching a stored customer
+    for record in records:
+        email, phone = record.profile.get("email"), record.profile.get("phone")
+        customer = (
+            (by_ref.get(record.source_ref) if record.source_ref else None)
+            or by_email.get(str(email))
+            or by_phone.get(str(phone))
+        )
+        if customer is None:
+            customer = new_customer(record, source, now)
+            plan.created.append(customer)
+        else:
+            was_changed = customer.changed
+            changed_lines[record.line] = merge(customer, record, source, now)
+            if customer.changed and not was_changed and customer.id is not None:
+                plan.updated.append(customer)
+        if (id(customer), record.source_ref) not in links:
+            links.add((id(customer), record.source_ref))
+            plan.links.append((customer, record.source_ref, record.line))
+            if record.line in changed_lines:
+                changed_lines[record.line] = True
+        for channel, granted in record.consents.items():
+            wanted[(id(customer), channel)] = (customer, granted, record.line)
+        _index(customer, record.source_ref, by_ref, by_email, by_phone)
+    stored = {(id(known.customers[i]), ch): v for (i, ch), v in known.consents.items()}
+    for key, (customer, granted, line) in wanted.items():
+        if stored.get(key) != granted:
+            plan.consents.append(ConsentChange(customer, key[1], granted, line))
+            if line in changed_lines:
+                changed_lines[line] = True
+    plan.merged_lines = sum(changed_lines.values())
+    plan.unchanged_lines = len(changed_lines) - plan.merged_lines
+    return plan
+
+
+def _index(
+    customer: Customer,
+    ref: str,
+    by_ref: dict[str, Customer],
+    by_email: dict[str, Customer],
+    by_phone: dict[str, Customer],
+) -> None:
+    if ref:
+        by_ref.setdefault(ref, customer)
+    if email := customer.profile.get("email"):
+        by_email.setdefault(str(email), customer)
+    if phone := customer.profile.get("phone"):
+        by_phone.setdefault(str(phone), customer)

@@ -1,0 +1,1 @@
+"""Database adapter: models, migrations and every SQL statement, by name."""

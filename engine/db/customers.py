@@ -1,0 +1,192 @@
+"""Named statements behind the customer import: look up matches, apply a plan.
+
+Each batch costs a fixed number of statements whatever its size: three
+indexed IN-lookups for the keys, two for the matched customers' state, then
+one driver-level executemany per table (see `engine.db.bulk`). No per-row
+SELECT.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row, func, insert, select
+
+from engine.core.customers import PROFILE_FIELDS, Customer, Origin, Source
+from engine.core.dedup import BatchPlan, Known
+from engine.db import bulk
+from engine.db.models import Consent, CustomerSource
+from engine.db.models import Customer as CustomerRow
+
+C = CustomerRow.__table__
+S = CustomerSource.__table__
+K = Consent.__table__
+IN_CHUNK = 5000  # bound parameters per IN list: well under SQLite's 32,766 limit
+ROW_COLUMNS = (*PROFILE_FIELDS, "external_id", "attributes", "origin", "trust", "data_as_of")
+LINK_COLUMNS = (
+    "customer_id",
+    "source_name",
+    "origin",
+    "source_ref",
+    "trust",
+    "import_batch_id",
+    "first_seen_at",
+)
+CONSENT_COLUMNS = ("customer_id", "channel", "status", "recorded_at", "source", "evidence")
+
+
+class SqlCustomerStore:
+    """The customer-import port over SQLAlchemy Core (SQLite and PostgreSQL)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def lookup(
+        self, source: str, refs: Collection[str], emails: Collection[str], phones: Collection[str]
+    ) -> Known:
+        """Stored customers sharing any key with a batch, with their links and consents."""
+        known = Known()
+        with self.engine.connect() as conn:
+            for chunk in _chunks(refs):
+                rows = conn.execute(
+                    select(S.c.source_ref, S.c.customer_id).where(
+                        S.c.source_name == source, S.c.source_ref.in_(chunk), S.c.source_ref != ""
+                    )  # the last term matches the partial unique index
+                )
+                known.by_ref.update({ref: cid for ref, cid in rows})
+            known.by_email = _first_ids(conn, C.c.email, emails)
+            known.by_phone = _first_ids(conn, C.c.phone, phones)
+            ids = {*known.by_ref.values(), *known.by_email.values(), *known.by_phone.values()}
+            for chunk in _chunks(ids):
+                for row in conn.execute(select(C.c.id, *C.c[ROW_COLUMNS]).where(C.c.id.in_(chunk))):
+                    known.customers[row.id] = _customer(row)
+                links = conn.execute(
+                    select(S.c.customer_id, S.c.source_ref).where(
+                        S.c.source_name == source, S.c.customer_id.in_(chunk)
+                    )
+                )
+                known.links.update((cid, ref) for cid, ref in links)
+                known.consents.update(_latest_consents(conn, chunk))
+        return known
+
+    def apply(self, plan: BatchPlan, source: Source, batch_id: int, now: datetime) -> None:
+        """Write one batch's plan in a single transaction."""
+        with self.engine.begin() as conn:
+            if plan.updated:
+                # Updates first: on SQLite this takes the write lock before ids are read.
+                bulk.update_many(
+                    conn,
+                    "customers",
+                    (*ROW_COLUMNS, "updated_at"),
+                    [(*_row(c), now, c.id) for c in plan.updated],
+                )
+            if plan.created:
+                ids = _insert_customers(
+                    conn, [(*_row(c), source.name, batch_id, now, now) for c in plan.created]
+                )
+                for customer, new_id in zip(plan.created, ids, strict=True):
+                    customer.id = new_id
+            if plan.links:
+                bulk.insert_many(
+                    conn,
+                    "customer_sources",
+                    LINK_COLUMNS,
+                    [
+                        (c.id, source.name, source.origin.value, ref, source.trust, batch_id, now)
+                        for c, ref, _line in plan.links
+                    ],
+                )
+            if plan.consents:
+                bulk.insert_many(
+                    conn,
+                    "consents",
+                    CONSENT_COLUMNS,
+                    [
+                        (
+                            change.customer.id,
+                            change.channel,
+                            "granted" if change.granted else "withdrawn",
+                            now,
+                            source.name,
+                            f"import batch {batch_id}, line {change.line}",
+                        )
+                        for change in plan.consents
+                    ],
+                )
+
+
+def _insert_customers(conn: Connection, rows: list[tuple[Any, ...]]) -> list[int]:
+    """Insert new customers; returns their ids in the order of `rows`.
+
+    PostgreSQL batches INSERT .. RETURNING in parameter order. SQLite would
+    fall back to one statement per row for ordered RETURNING, so there the
+    rows go in with one executemany and the ids are read back: SQLite gives
+    a new rowid of max(rowid) + 1, and the transaction holds the database's
+    only write lock from the first row to the last, so they are consecutive.
+    """
+    columns = (*ROW_COLUMNS, "source_name", "import_batch_id", "created_at", "updated_at")
+    if conn.dialect.name != "sqlite":
+        result = conn.execute(
+            insert(C).returning(C.c.id, sort_by_parameter_order=True),
+            [dict(zip(columns, row, strict=True)) for row in rows],
+        )
+        return list(result.scalars())
+    bulk.insert_many(conn, "customers", columns, rows)
+    last = int(conn.execute(select(func.max(C.c.id))).scalar_one())
+    return list(range(last - len(rows) + 1, last + 1))
+
+
+def _chunks(values: Iterable[Any]) -> Iterator[list[Any]]:
+    items = list(values)
+    for start in range(0, len(items), IN_CHUNK):
+        yield items[start : start + IN_CHUNK]
+
+
+def _first_ids(conn: Connection, column: Any, values: Collection[str]) -> dict[str, int]:
+    """value -> lowest customer id holding it (legacy duplicates resolve stably)."""
+    found: dict[str, int] = {}
+    for chunk in _chunks(values):
+        rows = conn.execute(
+            select(column, func.min(C.c.id)).where(column.in_(chunk)).group_by(column)
+        )
+        found.update({value: cid for value, cid in rows})
+    return found
+
+
+def _latest_consents(conn: Connection, ids: list[int]) -> dict[tuple[int, str], bool]:
+    """Current consent per (customer, channel): the newest ledger row wins."""
+    newest = (
+        select(func.max(K.c.id))
+        .where(K.c.customer_id.in_(ids))
+        .group_by(K.c.customer_id, K.c.channel)
+    )
+    rows = conn.execute(select(K.c.customer_id, K.c.channel, K.c.status).where(K.c.id.in_(newest)))
+    return {(cid, channel): status == "granted" for cid, channel, status in rows}
+
+
+def _customer(row: Row[Any]) -> Customer:
+    profile = {name: value for name in PROFILE_FIELDS if (value := row._mapping[name]) is not None}
+    return Customer(
+        id=row.id,
+        profile=profile,
+        attributes=dict(row.attributes or {}),
+        origin=Origin(row.origin),
+        trust=row.trust,
+        data_as_of=row.data_as_of,
+        external_id=row.external_id,
+    )
+
+
+def _row(customer: Customer) -> tuple[Any, ...]:
+    """Values in ROW_COLUMNS order."""
+    profile = customer.profile
+    return (
+        *(profile.get(name) for name in PROFILE_FIELDS),
+        customer.external_id,
+        customer.attributes,
+        customer.origin.value,
+        customer.trust,
+        customer.data_as_of,
+    )

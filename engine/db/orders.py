@@ -1,0 +1,123 @@
+"""Named statements behind the order import.
+
+Each batch is staged in a temporary table (COPY on PostgreSQL, executemany
+on SQLite) and resolved with two set-based statements: one INSERT .. SELECT
+that joins staged rows to their customers and skips known order ids (ON
+CONFLICT DO NOTHING makes re-imports no-ops), one SELECT for the staged rows
+whose customer is unknown, which become rejects.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from sqlalchemy import Connection, Engine, text
+
+from engine.core.orders import OrderRecord
+
+STAGE_COLUMNS = (
+    "line",
+    "order_ref",
+    "customer_ref",
+    "ordered_at",
+    "amount_cents",
+    "currency",
+    "base_amount_cents",
+    "quantity",
+    "channel",
+    "category",
+    "brand",
+)
+CREATE_STAGE = {
+    "sqlite": """CREATE TEMP TABLE IF NOT EXISTS order_stage (
+        line INTEGER, order_ref TEXT, customer_ref TEXT, ordered_at TEXT,
+        amount_cents INTEGER, currency TEXT, base_amount_cents INTEGER, quantity INTEGER,
+        channel TEXT, category TEXT, brand TEXT)""",
+    "postgresql": """CREATE TEMP TABLE order_stage (
+        line INTEGER, order_ref TEXT, customer_ref TEXT, ordered_at TIMESTAMPTZ,
+        amount_cents BIGINT, currency TEXT, base_amount_cents BIGINT, quantity INTEGER,
+        channel TEXT, category TEXT, brand TEXT) ON COMMIT DROP""",
+}
+# `source_ref <> ''` lets both databases use the partial unique index on
+# (source_name, source_ref). `WHERE true` keeps SQLite's parser from reading ON CONFLICT as a join clause.
+INSERT_STAGED = text("""
+    INSERT INTO orders (customer_id, source_name, external_order_id, ordered_at, amount_cents,
+                        currency, base_amount_cents, quantity, channel, category, brand,
+                        import_batch_id)
+    SELECT cs.customer_id, :source, s.order_ref, s.ordered_at, s.amount_cents, s.currency,
+           s.base_amount_cents, s.quantity, s.channel, s.category, s.brand, :batch_id
+    FROM order_stage s
+    JOIN customer_sources cs ON cs.source_name = :customer_source AND cs.source_ref = s.customer_ref
+                             AND cs.source_ref <> ''
+    WHERE true
+    ORDER BY s.line
+    ON CONFLICT (source_name, external_order_id) DO NOTHING
+""")
+UNKNOWN_CUSTOMERS = text("""
+    SELECT s.line, s.customer_ref FROM order_stage s
+    WHERE NOT EXISTS (SELECT 1 FROM customer_sources cs
+                      WHERE cs.source_name = :customer_source AND cs.source_ref = s.customer_ref
+                        AND cs.source_ref <> '')
+    ORDER BY s.line
+""")
+
+
+class SqlOrderStore:
+    """The order-import port over SQLAlchemy (SQLite and PostgreSQL)."""
+
+    def __init__(self, engine: Engine, source: str) -> None:
+        self.engine = engine
+        self.source = source
+
+    def load(
+        self, records: list[OrderRecord], customer_source: str, batch_id: int
+    ) -> tuple[int, list[tuple[int, str]]]:
+        """Insert the batch's new orders; returns (inserted, [(line, unknown customer)])."""
+        with self.engine.begin() as conn:
+            _stage(conn, records)
+            inserted = conn.execute(
+                INSERT_STAGED,
+                {"source": self.source, "batch_id": batch_id, "customer_source": customer_source},
+            ).rowcount
+            unknown = conn.execute(UNKNOWN_CUSTOMERS, {"customer_source": customer_source})
+            return inserted, [(line, ref) for line, ref in unknown]
+
+
+def _stage(conn: Connection, records: list[OrderRecord]) -> None:
+    dialect = conn.dialect.name
+    conn.exec_driver_sql(CREATE_STAGE[dialect])
+    driver = conn.connection.driver_connection
+    if dialect == "postgresql":
+        with driver.cursor() as cursor:  # type: ignore[union-attr]
+            columns = ", ".join(STAGE_COLUMNS)
+            with cursor.copy(f"COPY order_stage ({columns}) FROM STDIN") as copy:
+                for r in records:
+                    copy.write_row(_values(r, r.ordered_at))
+        return
+    conn.exec_driver_sql("DELETE FROM order_stage")
+    cursor = driver.cursor()  # type: ignore[union-attr]
+    # The same text form as the UTCDateTime column type writes on SQLite.
+    cursor.executemany(
+        f"INSERT INTO order_stage VALUES ({', '.join('?' * len(STAGE_COLUMNS))})",
+        [
+            _values(r, r.ordered_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f"))
+            for r in records
+        ],
+    )
+    cursor.close()
+
+
+def _values(r: OrderRecord, ordered_at: object) -> tuple[object, ...]:
+    return (
+        r.line,
+        r.order_ref,
+        r.customer_ref,
+        ordered_at,
+        r.amount_cents,
+        r.currency,
+        r.base_amount_cents,
+        r.quantity,
+        r.channel,
+        r.category,
+        r.brand,
+    )

@@ -1,0 +1,1 @@
+"""Synthetic demo data: customers, bought-list prospects and order history."""

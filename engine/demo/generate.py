@@ -1,0 +1,522 @@
+"""Seeded, streaming demo data: own customers, a bought prospect list and orders.
+
+`campaign demo` and the import benchmark feed these rows through the normal CSV
+imports, so the data is shaped to exercise every step of the pipeline:
+
+* merge: about 2 % of own customers appear again, later in the stream, as
+  another CRM record ("C9..." id) with the e-mail in other letter case, or
+  without e-mail and with the phone written another way, and with some gaps
+  filled; about 20 % of the bought list ("L..." ids) are existing customers
+  with the e-mail recased or padded and sometimes another address;
+* rejects: about 0.5 % of the rows of every file are invalid in exactly one
+  clear way, under ids that no good row uses;
+* lifecycle: 12 % of customers never order, the others have a skewed number of
+  orders (about 3 per customer overall) and last orders spread so that new,
+  active, at-risk, lapsed and lost customers all occur.
+
+Output is a pure function of (shape, now): identities come from a hash of
+(seed, index), everything else from `random.Random` instances seeded per block
+of customers, never from the clock or the global generator, so runs are
+byte-identical across processes. Rows are yielded one at a time and at most
+one block of customers is remembered, so memory is constant at any size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import math
+import random
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from statistics import NormalDist
+from typing import Final, NamedTuple, TypeVar
+
+from engine.demo import names as n
+
+CUSTOMER_COLUMNS: Final = (
+    "external_id",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "address_line1",
+    "address_line2",
+    "postal_code",
+    "city",
+    "region",
+    "country",
+    "timezone",
+    "language",
+    "birth_date",
+    "gender",
+    "income_band",
+    "occupation",
+    "company_name",
+    "industry",
+    "company_size",
+    "contact_role",
+    "household_key",
+    "updated_at",
+    "consent_email",
+    "consent_sms",
+    "consent_mail",
+    "consent_call",
+    "loyalty_tier",
+)
+ORDER_COLUMNS: Final = (
+    "order_id",
+    "customer_id",
+    "ordered_at",
+    "amount",
+    "currency",
+    "quantity",
+    "channel",
+    "category",
+    "brand",
+)
+
+T = TypeVar("T")
+Draw = Callable[[], float]
+_BLOCK: Final = 500  # customers per seeded block; second records follow at the end of their block
+_DAY: Final = 86_400
+_YEAR: Final = 31_557_600  # 365.25 days
+_UPDATES: Final = 3 * _YEAR  # updated_at lies this far back at most
+_EPOCH: Final = date(1970, 1, 1).toordinal()
+_MULT: Final = 2_654_435_761  # coprime to 10: serial -> serial * _MULT mod 10**k is one-to-one
+_BAD_CUSTOMER: Final = (
+    ("email", "not-an-email"),
+    ("phone", "12345"),
+    ("birth_date", "1985-13-45"),
+    ("timezone", "Mars/Olympus"),
+    ("updated_at", "yesterday"),
+)
+_BAD_ORDER: Final = (
+    ("amount", "abc"),
+    ("ordered_at", "2025-02-30T10:00:00Z"),
+    ("customer_id", "C9999999X"),
+    ("quantity", "0"),
+)
+_NO_COMPANY: Final = {"company_name": "", "industry": "", "company_size": "", "contact_role": ""}
+_SOME_INCOME: Final = tuple(band for band in n.INCOME_BANDS if band)
+_SOME_OCCUPATION: Final = tuple(job for job in n.OCCUPATIONS if job)
+# Days since the last order: cumulative share of buyers, fewest and most days
+# (active up to 180, at risk up to 365, lapsed up to 730, lost beyond).
+_RECENCY: Final = ((0.55, 0, 180), (0.73, 180, 365), (0.88, 365, 730), (1.0, 730, 100_000))
+_RATE: Final = (0.28, 1.0)  # log-normal orders per buyer and year (mu, sigma): ~3 per customer
+_MAX_ORDERS: Final = 300
+# Order amounts: 1024 quantiles of a log-normal (median 60), clipped to 5..2000.
+_AMOUNTS: Final = tuple(
+    f"{min(2000.0, max(5.0, math.exp(NormalDist(4.1, 0.9).inv_cdf((k + 0.5) / 1024)))):.2f}"
+    for k in range(1024)
+)
+_HH_MM: Final = tuple(f"{minute // 60:02d}:{minute % 60:02d}" for minute in range(1440))
+_SS: Final = tuple(f"{second:02d}" for second in range(60))
+
+
+@dataclass(frozen=True)
+class DemoShape:
+    """How much data to generate and from which seed."""
+
+    customers: int = 10_000  # own customers (internal source)
+    prospects: int = (
+        1_500  # bought-list rows (external source), scaled with customers by the caller
+    )
+    duplicate_share: float = (
+        0.02  # share of internal rows repeated as the same person in another spelling
+    )
+    bad_row_share: float = 0.005  # share of rows (both files) that are deliberately invalid
+    years: float = 3.0  # order history length before `now`
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.customers < 8_000_000 or self.prospects < 0:  # "C8..." ids are bad rows
+            raise ValueError("need 0 <= customers < 8,000,000 and prospects >= 0")
+        if not (0 <= self.duplicate_share < 1 and 0 <= self.bad_row_share < 1 and self.years > 0):
+            raise ValueError("need shares in [0, 1) and years > 0")
+
+
+class _Clock(NamedTuple):
+    ts: int  # `now` in whole seconds since the epoch; every generated instant is before it
+    today: int  # ordinal of now's UTC date
+
+
+class _Address(NamedTuple):
+    line1: str
+    line2: str
+    postal: str
+    city: n.City
+    area: str  # landline area code, '' in mobile-only countries
+
+
+class _Person(NamedTuple):
+    first: str
+    last: str
+    gender: str
+    email: str
+    phone: str
+    country: n.Country
+    address: _Address
+    household: str
+
+
+class _Bits:
+    """Draws taken from one 256-bit hash, so an identity is a pure function of its key."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, key: str) -> None:
+        self._value = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=32).digest(), "big")
+
+    def pick(self, options: Sequence[T]) -> T:
+        self._value, index = divmod(self._value, len(options))
+        return options[index]
+
+
+def internal_customers(shape: DemoShape, now: datetime) -> Iterator[dict[str, str]]:
+    """Own customers C0000001.. in order; each block is followed by its second records."""
+    return _internal_rows(shape, _clock(now))
+
+
+def external_prospects(shape: DemoShape, now: datetime) -> Iterator[dict[str, str]]:
+    """The bought list: new people and (about 20 %) existing customers, without orders."""
+    return _prospect_rows(shape, _clock(now))
+
+
+def orders(shape: DemoShape, now: datetime) -> Iterator[dict[str, str]]:
+    """Order history, customer by customer, every order strictly before `now`."""
+    return _order_rows(shape, _clock(now))
+
+
+def _internal_rows(shape: DemoShape, clock: _Clock) -> Iterator[dict[str, str]]:
+    seed, second_ids, bad = shape.seed, itertools.count(1), itertools.count()
+    person: _Person | None = None
+    for block, start in enumerate(range(0, shape.customers, _BLOCK)):
+        rng = random.Random(f"{seed}:customers:{block}")
+        plan = _second_records(shape, block)
+        kept: dict[int, tuple[_Person, dict[str, str]]] = {}
+        for i in range(start, min(start + _BLOCK, shape.customers)):
+            person = _internal_person(seed, i, person)
+            row = _customer_row(rng.random, person, f"C{i + 1:07d}", clock)
+            if i in plan:
+                kept[i] = (person, row)
+            yield row
+            if rng.random() < shape.bad_row_share:
+                k = next(bad)
+                person_k = _person(
+                    _Bits(f"{seed}:bad:{k}"),
+                    seed,
+                    shape.customers + shape.prospects + 2 * k,
+                    f"b{k + 1}",
+                )
+                yield _spoil(_customer_row(rng.random, person_k, f"C8{k + 1:06d}", clock), k)
+        for i in plan:
+            yield _second_record(rng.random, *kept[i], f"C9{next(second_ids):06d}", clock)
+
+
+def _prospect_rows(shape: DemoShape, clock: _Clock) -> Iterator[dict[str, str]]:
+    seed, numbers, bad = shape.seed, itertools.count(1), itertools.count()
+    for block, start in enumerate(range(0, shape.prospects, _BLOCK)):
+        rng = random.Random(f"{seed}:prospects:{block}")
+        for k in range(start, min(start + _BLOCK, shape.prospects)):
+            yield _prospect_row(
+                rng.random, *_prospect(shape, rng.random, k), f"L{next(numbers):07d}", clock
+            )
+            if rng.random() < shape.bad_row_share:
+                b = next(bad)
+                person = _person(
+                    _Bits(f"{seed}:bad-list:{b}"),
+                    seed,
+                    shape.customers + shape.prospects + 2 * b + 1,
+                    f"lb{b + 1}",
+                )
+                row = _prospect_row(
+                    rng.random, person, person.email, person.phone, f"L{next(numbers):07d}", clock
+                )
+                yield _spoil(row, b)
+
+
+def _order_rows(shape: DemoShape, clock: _Clock) -> Iterator[dict[str, str]]:
+    ids, bad, second_ids = itertools.count(1), itertools.count(), itertools.count(1)
+    window = max(1, int(shape.years * _YEAR))
+    for block, start in enumerate(range(0, shape.customers, _BLOCK)):
+        rng = random.Random(f"{shape.seed}:orders:{block}")
+        for i in range(start, min(start + _BLOCK, shape.customers)):
+            times = _order_times(rng, clock.ts, window)
+            yield from _order_stream(
+                rng.random, f"C{i + 1:07d}", times, ids, bad, shape.bad_row_share
+            )
+        for has_orders in _second_records(shape, block).values():
+            second_id = f"C9{next(second_ids):06d}"
+            if has_orders:  # a few second records were used for purchases too
+                times = sorted(
+                    clock.ts - 1 - int(rng.random() * window) for _ in range(rng.randint(1, 2))
+                )
+                yield from _order_stream(
+                    rng.random, second_id, times, ids, bad, shape.bad_row_share
+                )
+
+
+def _clock(now: datetime) -> _Clock:
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be a timezone-aware UTC datetime")
+    utc = now.astimezone(UTC)
+    return _Clock(int(utc.timestamp()), utc.date().toordinal())
+
+
+def _second_records(shape: DemoShape, block: int) -> dict[int, bool]:
+    """Customers of `block` with a second CRM record, and whether that record has orders."""
+    rng = random.Random(f"{shape.seed}:second-records:{block}")
+    plan: dict[int, bool] = {}
+    for i in range(block * _BLOCK, min((block + 1) * _BLOCK, shape.customers)):
+        if rng.random() < shape.duplicate_share:
+            plan[i] = rng.random() < 0.1
+    return plan
+
+
+def _internal_person(seed: int, i: int, previous: _Person | None = None) -> _Person:
+    """Own customer `i`; about 15 % share the household (and address) of customer i - 1."""
+    bits = _Bits(f"{seed}:customer:{i}")
+    head = None
+    if i > 0 and bits.pick(range(100)) < 15:
+        head = previous if previous is not None else _internal_person(seed, i - 1)
+    return _person(bits, seed, i, str(i + 1), head)
+
+
+def _person(
+    bits: _Bits, seed: int, serial: int, label: str, head: _Person | None = None
+) -> _Person:
+    """A person drawn from `bits`; `serial` makes the phone unique and `label` the e-mail."""
+    pick = bits.pick
+    country = head.country if head else n.COUNTRY_BY_CODE[pick(n.COUNTRY_TABLE)]
+    culture = country.culture if pick(range(20)) else pick(n.CULTURES)
+    first, gender = pick(n.FIRST_NAMES[culture])
+    last = head.last if head and pick(range(4)) else pick(n.LAST_NAMES[culture])
+    a, b = (last, first) if culture == "zh" else (first, last)
+    email = f"{a}.{b}.{label}@{pick(n.DOMAINS)}".lower().translate(n.ASCII)
+    if head:
+        address, household = head.address, head.household
+    else:
+        address, household = _address(pick, country), f"H{serial + 1:07d}"
+    phone = _phone(pick, country.code, address.area, serial * _MULT + seed)
+    return _Person(first, last, gender, email, phone, country, address, household)
+
+
+def _address(pick: Callable[[Sequence[T]], T], country: n.Country) -> _Address:
+    city = pick(country.cities)
+    return _Address(
+        pick(n.street_lines(country.code)),
+        pick(n.second_lines(country.code)),
+        pick(n.postal_codes(pick(city.postal))),
+        city,
+        pick(city.areas or ("",)),
+    )
+
+
+def _phone(pick: Callable[[Sequence[str]], str], country: str, area: str, code: int) -> str:
+    """A valid number in one of the country's usual spellings; `code` gives the digits."""
+    tail = f"{code % 10**8:08d}"
+    if country == "CN":
+        prefix, style = pick(n.CN_MOBILE_PREFIXES), pick("aaaaabbbbc")
+        if style == "a":
+            return f"+86 {prefix} {tail[:4]} {tail[4:]}"
+        return f"{prefix}-{tail[:4]}-{tail[4:]}" if style == "b" else prefix + tail
+    if country == "US":
+        return f"+1 ({area}) 555-{tail[4:]}" if pick("aaab") == "a" else f"+1 {area}-555-{tail[4:]}"
+    if country == "ES":
+        return f"+34 6{tail[:2]} {tail[2:5]} {tail[5:]}"
+    if country == "DE":
+        return f"+49 {area} {pick('23456789')}{tail[1:]}"
+    if area == "20":  # London
+        return f"+44 20 {pick('378')}{tail[1:4]} {tail[4:]}"
+    return f"+44 {area} {pick('23456789')}{tail[2:4]} {tail[4:]}"
+
+
+def _alt_phone(phone: str) -> str:
+    """The same number written the other way: spaced <-> E.164, CN national -> E.164."""
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    if not phone.startswith("+"):
+        return "+86" + digits
+    return "+" + digits if " " in phone else f"{digits[2:5]}-{digits[5:9]}-{digits[9:]}"
+
+
+def _pick(r: Draw, options: Sequence[T]) -> T:
+    return options[int(r() * len(options))]
+
+
+def _customer_row(r: Draw, person: _Person, external_id: str, clock: _Clock) -> dict[str, str]:
+    address, city, country = person.address, person.address.city, person.country
+    company = _NO_COMPANY
+    if r() < 0.08:
+        company = {
+            "company_name": f"{person.last} {_pick(r, n.COMPANY_WORDS)} {n.COMPANY_SUFFIXES[country.code]}",
+            "industry": _pick(r, n.INDUSTRIES),
+            "company_size": _pick(r, n.COMPANY_SIZES),
+            "contact_role": _pick(r, n.CONTACT_ROLES),
+        }
+    return {
+        "external_id": external_id,
+        "first_name": person.first,
+        "last_name": person.last,
+        "email": person.email,
+        "phone": person.phone,
+        "address_line1": address.line1,
+        "address_line2": address.line2,
+        "postal_code": address.postal,
+        "city": city.name,
+        "region": city.region,
+        "country": country.code,
+        "timezone": city.timezone if r() >= 0.1 else "",
+        "language": country.language,
+        "birth_date": _birth_date(r, clock) if r() < 0.85 else "",
+        "gender": person.gender if r() < 0.9 else "",
+        "income_band": _pick(r, n.INCOME_BANDS),
+        "occupation": _pick(r, n.OCCUPATIONS),
+        **company,
+        "household_key": person.household,
+        "updated_at": _iso(clock.ts - 1 - int(r() * _UPDATES)),
+        "consent_email": _pick(r, n.CONSENT_EMAIL),
+        "consent_sms": _pick(r, n.CONSENT_SMS),
+        "consent_mail": _pick(r, n.CONSENT_MAIL),
+        "consent_call": _pick(r, n.CONSENT_CALL),
+        "loyalty_tier": _pick(r, n.LOYALTY_TIERS),
+    }
+
+
+def _birth_date(r: Draw, clock: _Clock) -> str:
+    """A birthday 18 to 85 years before today (two days of margin for leap years)."""
+    return _iso_date(clock.today - 6_577 - int(r() * 24_830))
+
+
+def _second_record(
+    r: Draw, person: _Person, original: dict[str, str], external_id: str, clock: _Clock
+) -> dict[str, str]:
+    """The same person as another CRM record: e-mail/phone spelt otherwise, some gaps filled."""
+    row = {
+        **original,
+        "external_id": external_id,
+        "updated_at": _iso(clock.ts - 1 - int(r() * _UPDATES)),
+    }
+    if r() < 0.7:
+        row["email"] = _recase(r, original["email"])
+        if r() < 0.5:
+            row["phone"] = _alt_phone(original["phone"])
+    else:
+        row["email"], row["phone"] = "", _alt_phone(original["phone"])
+    fillers = {
+        "timezone": person.address.city.timezone,
+        "gender": person.gender,
+        "birth_date": _birth_date(r, clock),
+        "income_band": _pick(r, _SOME_INCOME),
+        "occupation": _pick(r, _SOME_OCCUPATION),
+    }
+    for field, value in fillers.items():
+        if not row[field] and r() < 0.7:
+            row[field] = value
+    return row
+
+
+def _recase(r: Draw, email: str) -> str:
+    local, _, domain = email.partition("@")
+    return f"{local.title()}@{domain.capitalize()}" if r() < 0.6 else email.upper()
+
+
+def _spoil(row: dict[str, str], k: int) -> dict[str, str]:
+    """Make the k-th bad row invalid in one way, rotating over the kinds."""
+    field, value = _BAD_CUSTOMER[k % len(_BAD_CUSTOMER)]
+    row[field] = value
+    return row
+
+
+def _prospect(shape: DemoShape, r: Draw, k: int) -> tuple[_Person, str, str]:
+    """List entry `k`: the person, and their e-mail and phone as the list spells them."""
+    if shape.customers and r() < 0.2:  # already a customer
+        person = _internal_person(shape.seed, int(r() * shape.customers))
+        if r() < 0.3:  # the list has an older or a newer address
+            person = person._replace(
+                address=_address(_Bits(f"{shape.seed}:moved:{k}").pick, person.country)
+            )
+        email = _recase(r, person.email) if r() < 0.5 else f"  {person.email} "
+        return person, email, _alt_phone(person.phone) if r() < 0.5 else ""
+    person = _person(_Bits(f"{shape.seed}:list:{k}"), shape.seed, shape.customers + k, f"l{k + 1}")
+    return person, person.email, person.phone if r() < 0.6 else ""
+
+
+def _prospect_row(
+    r: Draw, person: _Person, email: str, phone: str, external_id: str, clock: _Clock
+) -> dict[str, str]:
+    address, city = person.address, person.address.city
+    row = dict.fromkeys(CUSTOMER_COLUMNS, "")
+    row.update(
+        external_id=external_id,
+        first_name=person.first,
+        last_name=person.last,
+        email=email,
+        phone=phone,
+        address_line1=address.line1,
+        address_line2=address.line2,
+        postal_code=address.postal,
+        city=city.name,
+        region=city.region,
+        country=person.country.code,
+        income_band=_pick(r, n.INCOME_BANDS) if r() < 0.4 else "",
+        updated_at=_iso(clock.ts - 1 - int(r() * _UPDATES)),
+        consent_mail="yes" if r() < 0.5 else "",
+    )
+    return row
+
+
+def _order_times(rng: random.Random, now_ts: int, window: int) -> list[int]:
+    """Order instants of one customer, oldest first; [] for the 12 % who never ordered."""
+    r = rng.random
+    if r() < 0.12:
+        return []
+    x = r()
+    low, high = next((lo, hi) for share, lo, hi in _RECENCY if x < share)
+    gap = min(window - 1, int((low + r() * (high - low)) * _DAY))
+    last, span = now_ts - 1 - gap, int(r() * (window - gap))
+    rate = rng.lognormvariate(*_RATE)  # orders per year: most buy rarely, a few very often
+    count = min(_MAX_ORDERS, 1 + int(rate * span / _YEAR + r()))
+    if count == 1:
+        return [last]
+    first = last - span
+    return [first, *sorted(first + int(r() * span) for _ in range(count - 2)), last]
+
+
+def _order_stream(
+    r: Draw,
+    customer_id: str,
+    times: list[int],
+    ids: Iterator[int],
+    bad: Iterator[int],
+    bad_share: float,
+) -> Iterator[dict[str, str]]:
+    for ts in times:
+        row = {
+            "order_id": f"O{next(ids):09d}",
+            "customer_id": customer_id,
+            "ordered_at": _iso(ts),
+            "amount": _pick(r, _AMOUNTS),
+            "currency": "CNY" if r() < 0.9 else "USD",
+            "quantity": _pick(r, n.QUANTITIES),
+            "channel": _pick(r, n.CHANNELS),
+            "category": _pick(r, n.CATEGORIES),
+            "brand": _pick(r, n.BRANDS),
+        }
+        yield row
+        if r() < bad_share:
+            k = next(bad)
+            field, value = _BAD_ORDER[k % len(_BAD_ORDER)]
+            yield {**row, "order_id": f"O{next(ids):09d}", field: value}
+
+
+@lru_cache(maxsize=65_536)
+def _iso_date(ordinal: int) -> str:
+    return date.fromordinal(ordinal).isoformat()
+
+
+def _iso(ts: int) -> str:
+    days, seconds = divmod(ts, _DAY)
+    return f"{_iso_date(_EPOCH + days)}T{_HH_MM[seconds // 60]}:{_SS[seconds % 60]}Z"

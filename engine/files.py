@@ -1,0 +1,110 @@
+"""CSV files in and out: streaming reads, rejects files, safe cells.
+
+Files are read row by row (never whole) as UTF-8 with or without a BOM.
+Every CSV the engine writes neutralises cells that a spreadsheet would run
+as a formula (``= + - @``), because rejects and exports get opened in Excel.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from engine.errors import InputFileError
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+RawRow = tuple[int, dict[str, str], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class CsvFile:
+    """A CSV file about to be imported."""
+
+    path: Path
+    header: tuple[str, ...]
+    sha256: str
+    lines: int  # physical lines after the header: the row count, near enough for progress
+
+    def rows(self) -> Iterator[RawRow]:
+        """Each record as (line, cells by column, problem); line 1 is the header.
+
+        `problem` is set for a record with more cells than the header has
+        columns: its data cannot be placed, so it must be rejected, not cut.
+        """
+        with self.path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle)
+            try:
+                next(reader)
+                line = reader.line_num + 1
+                for values in reader:
+                    if any(values):
+                        problem = None
+                        if len(values) > len(self.header):
+                            problem = f"{len(values)} cells but the header has {len(self.header)}"
+                        yield line, dict(zip(self.header, values, strict=False)), problem
+                    line = reader.line_num + 1
+            except (UnicodeDecodeError, csv.Error) as exc:
+                raise InputFileError(f"{self.path}:{line}: cannot read CSV: {exc}") from exc
+
+
+def open_csv(path: str | Path) -> CsvFile:
+    """Check that `path` is a readable CSV with a header; hash it for the import log."""
+    file = Path(path)
+    if not file.is_file():
+        raise InputFileError(f"{file}: no such file")
+    digest, newlines = hashlib.sha256(), 0
+    with file.open("rb") as raw:
+        for block in iter(lambda: raw.read(1 << 20), b""):
+            digest.update(block)
+            newlines += block.count(b"\n")
+    try:
+        with file.open(encoding="utf-8-sig", newline="") as handle:
+            header = next(csv.reader(handle), None)
+    except UnicodeDecodeError as exc:
+        raise InputFileError(f"{file}:1: not UTF-8 text: {exc}") from exc
+    if not header or not any(header):
+        raise InputFileError(f"{file}: empty file or missing header row")
+    names = tuple(name.strip() for name in header)
+    doubled = sorted({n for n in names if names.count(n) > 1 and n})
+    if doubled:
+        raise InputFileError(f"{file}:1: duplicate column(s) {', '.join(doubled)}")
+    return CsvFile(file, names, digest.hexdigest(), max(newlines - 1, 0))
+
+
+def safe_cell(value: str) -> str:
+    """A cell that spreadsheets show as text, never evaluate."""
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
+class RejectsFile:
+    """Bad rows with their line number and reason; created on the first reject."""
+
+    def __init__(self, path: Path, header: Sequence[str]) -> None:
+        self.path = path
+        self.header = tuple(header)
+        self.count = 0
+        self._handle: IO[str] | None = None
+        self._writer: csv.DictWriter[str] | None = None
+
+    def reject(self, line: int, row: dict[str, str], reason: str) -> None:
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._handle = self.path.open("w", encoding="utf-8", newline="")
+            fields = ["line", "reason", *self.header]
+            self._writer = csv.DictWriter(self._handle, fields, extrasaction="ignore")
+            self._writer.writeheader()
+        cells = {key: safe_cell(value or "") for key, value in row.items()}
+        self._writer.writerow({**cells, "line": str(line), "reason": safe_cell(reason)})
+        self.count += 1
+
+    @property
+    def written(self) -> str | None:
+        return str(self.path) if self.count else None
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()

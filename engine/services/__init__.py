@@ -1,0 +1,1 @@
+"""Use cases. They receive their adapters (ports) and `now` as arguments."""

@@ -1,0 +1,61 @@
+"""The small interfaces that services need; adapters satisfy them structurally."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+from datetime import datetime
+from typing import Protocol
+
+from engine.core.counts import ImportCounts
+from engine.core.customers import Source
+from engine.core.dedup import BatchPlan, Known
+from engine.core.orders import OrderRecord
+from engine.core.scoring import MetricRules
+
+RawRow = tuple[int, dict[str, str], str | None]  # line, cells by column, problem
+
+
+class Table(Protocol):
+    """A readable CSV: its header and its rows, streamed."""
+
+    @property
+    def header(self) -> tuple[str, ...]: ...
+    def rows(self) -> Iterator[RawRow]: ...
+
+
+class Rejects(Protocol):
+    """Where bad rows go, with their line number and reason."""
+
+    def reject(self, line: int, row: dict[str, str], reason: str) -> None: ...
+    @property
+    def written(self) -> str | None: ...
+
+
+class Progress(Protocol):
+    def advance(self, rows: int) -> None: ...
+
+
+class ImportLog(Protocol):
+    def begin(self, **fields: object) -> int: ...
+    def finish(
+        self, batch_id: int, counts: ImportCounts, rejects_path: str | None, now: datetime
+    ) -> None: ...
+
+
+class CustomerStore(Protocol):
+    def lookup(
+        self, source: str, refs: Collection[str], emails: Collection[str], phones: Collection[str]
+    ) -> Known: ...
+    def apply(self, plan: BatchPlan, source: Source, batch_id: int, now: datetime) -> None: ...
+
+
+class OrderStore(Protocol):
+    def load(
+        self, records: list[OrderRecord], customer_source: str, batch_id: int
+    ) -> tuple[int, list[tuple[int, str]]]:
+        """Insert new orders; returns (inserted, [(line, unknown customer ref)])."""
+        ...
+
+
+class MetricsStore(Protocol):
+    def refresh(self, rules: MetricRules, as_of: datetime) -> int: ...

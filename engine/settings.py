@@ -1,0 +1,181 @@
+"""Typed, frozen settings: the one shape the configuration takes in code.
+
+`engine.config` parses ``config.yaml`` and the environment into these once,
+at the edge; components receive the piece they need (a `LifecycleSettings`,
+an `ImportSettings`), never the whole file or a raw dict.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+CUSTOMER_FIELDS = (
+    "external_id",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "address_line1",
+    "address_line2",
+    "postal_code",
+    "city",
+    "region",
+    "country",
+    "timezone",
+    "language",
+    "birth_date",
+    "gender",
+    "income_band",
+    "occupation",
+    "company_name",
+    "industry",
+    "company_size",
+    "contact_role",
+    "household_key",
+    "updated_at",
+    "consent_email",
+    "consent_sms",
+    "consent_mail",
+    "consent_call",
+)
+ORDER_FIELDS = (
+    "order_id",
+    "customer_id",
+    "ordered_at",
+    "amount",
+    "currency",
+    "quantity",
+    "channel",
+    "category",
+    "brand",
+)
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DatabaseSettings(Frozen):
+    url: str = "sqlite:///var/engine.sqlite3"
+    echo: bool = False
+
+
+class TrustSettings(Frozen):
+    internal: Annotated[int, Field(ge=0, le=100)] = 100
+    external: Annotated[int, Field(ge=0, le=100)] = 40
+
+
+class ImportSettings(Frozen):
+    default_region: str = "CN"
+    batch_size: Annotated[int, Field(ge=100, le=100_000)] = 5000
+    date_formats: tuple[str, ...] = ("%Y-%m-%d", "%d.%m.%Y", "%Y/%m/%d")
+    rejects_dir: Path = Path("var/rejects")
+    trust: TrustSettings = TrustSettings()
+    customer_columns: dict[str, str] = Field(default_factory=dict)
+    order_columns: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("default_region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown phone region {value!r} (use ISO 3166 codes like CN, US)")
+        return value.upper()
+
+    @field_validator("customer_columns")
+    @classmethod
+    def _customer_fields(cls, value: dict[str, str]) -> dict[str, str]:
+        return _known_fields(value, CUSTOMER_FIELDS)
+
+    @field_validator("order_columns")
+    @classmethod
+    def _order_fields(cls, value: dict[str, str]) -> dict[str, str]:
+        return _known_fields(value, ORDER_FIELDS)
+
+    def customer_mapping(self) -> dict[str, str]:
+        """Field -> CSV column for customer files (unmapped fields keep their name)."""
+        return {field: self.customer_columns.get(field, field) for field in CUSTOMER_FIELDS}
+
+    def order_mapping(self) -> dict[str, str]:
+        """Field -> CSV column for order files."""
+        return {field: self.order_columns.get(field, field) for field in ORDER_FIELDS}
+
+
+def _known_fields(mapping: dict[str, str], fields: tuple[str, ...]) -> dict[str, str]:
+    unknown = sorted(set(mapping) - set(fields))
+    if unknown:
+        raise ValueError(f"unknown field(s) {', '.join(unknown)}; known: {', '.join(fields)}")
+    return mapping
+
+
+class CurrencySettings(Frozen):
+    base: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "CNY"
+    rates: dict[Annotated[str, Field(pattern=r"^[A-Z]{3}$")], Decimal] = Field(default_factory=dict)
+
+    @field_validator("rates")
+    @classmethod
+    def _positive(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        for code, rate in value.items():
+            if rate <= 0:
+                raise ValueError(f"rate for {code} must be positive")
+        return value
+
+    def rate(self, currency: str) -> Decimal | None:
+        """Units of the base currency per unit of `currency`; None if unknown."""
+        return Decimal(1) if currency == self.base else self.rates.get(currency)
+
+
+class LifecycleSettings(Frozen):
+    """Day thresholds that place a customer in a lifecycle stage."""
+
+    new_days: Annotated[int, Field(ge=1)] = 30
+    active_days: Annotated[int, Field(ge=1)] = 180
+    at_risk_days: Annotated[int, Field(ge=1)] = 365
+    lapsed_days: Annotated[int, Field(ge=1)] = 730
+
+    @model_validator(mode="after")
+    def _increasing(self) -> Self:
+        if not self.active_days < self.at_risk_days < self.lapsed_days:
+            raise ValueError("need active_days < at_risk_days < lapsed_days")
+        return self
+
+
+class ValueTierSettings(Frozen):
+    """Cumulative shares of buyers, ranked by monetary value, for each tier."""
+
+    top: Annotated[float, Field(gt=0, lt=1)] = 0.05
+    high: Annotated[float, Field(gt=0, lt=1)] = 0.20
+    medium: Annotated[float, Field(gt=0, lt=1)] = 0.50
+
+    @model_validator(mode="after")
+    def _increasing(self) -> Self:
+        if not self.top < self.high < self.medium:
+            raise ValueError("need top < high < medium (cumulative shares)")
+        return self
+
+
+class MetricsSettings(Frozen):
+    lifecycle: LifecycleSettings = LifecycleSettings()
+    value_tiers: ValueTierSettings = ValueTierSettings()
+
+
+class Settings(Frozen):
+    timezone: str = "Asia/Shanghai"
+    database: DatabaseSettings = DatabaseSettings()
+    imports: ImportSettings = ImportSettings()
+    currency: CurrencySettings = CurrencySettings()
+    metrics: MetricsSettings = MetricsSettings()
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA timezone {value!r}") from None
+        return value

@@ -1,0 +1,138 @@
+"""Order import: set-based, idempotent, unknown customers rejected never dropped."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from engine.bootstrap import Adapters
+
+from .helpers import load_customers, load_orders, read_rejects, rows, snapshot, write_csv
+
+ORDERS = [
+    "order_id",
+    "customer_id",
+    "ordered_at",
+    "amount",
+    "currency",
+    "quantity",
+    "channel",
+    "category",
+    "brand",
+]
+
+
+def _customers(adapters: Adapters, tmp_path: Path) -> None:
+    write_csv(
+        tmp_path / "c.csv",
+        ["external_id", "email"],
+        [["C1", "a@example.com"], ["C2", "b@example.com"], ["C3", "a@example.com"]],
+    )
+    load_customers(adapters, tmp_path / "c.csv")
+
+
+def test_orders_attach_to_customers_and_bad_rows_are_explained(
+    adapters: Adapters, tmp_path: Path
+) -> None:
+    _customers(adapters, tmp_path)
+    path = write_csv(
+        tmp_path / "o.csv",
+        ORDERS,
+        [
+            ["O1", "C1", "2026-10-01T10:00:00Z", "129.90", "CNY", "2", "web", "shoes", "acme"],
+            ["O2", "C3", "2026-10-02 09:30:00", "10", "USD", "", "", "", ""],
+            ["O3", "C9", "2026-10-03T10:00:00Z", "5.00", "CNY", "1", "web", "", ""],
+            ["O4", "C2", "2026-02-30T10:00:00Z", "5.00", "CNY", "1", "web", "", ""],
+            ["O5", "C2", "2026-10-03T10:00:00Z", "abc", "CNY", "1", "web", "", ""],
+            ["O6", "C2", "2026-10-03T10:00:00Z", "5.00", "XYZ", "1", "web", "", ""],
+            ["O7", "C2", "2027-01-01T10:00:00Z", "5.00", "CNY", "1", "web", "", ""],
+            ["O8", "C2", "2026-10-03T10:00:00Z", "5.00", "CNY", "0", "web", "", ""],
+            ["", "C2", "2026-10-03T10:00:00Z", "5.00", "CNY", "1", "web", "", ""],
+            ["O1", "C2", "2026-10-04T10:00:00Z", "7.00", "CNY", "1", "web", "", ""],
+        ],
+    )
+    summary = load_orders(adapters, path)
+    assert (summary.counts.read, summary.counts.inserted, summary.counts.rejected) == (10, 2, 7)
+    assert summary.counts.unchanged == 1  # the second O1
+    reasons = {int(r["line"]): r["reason"] for r in read_rejects(summary.rejects_path)}
+    assert reasons == {
+        4: "unknown customer 'C9' in source 'internal'",
+        5: "invalid timestamp '2026-02-30T10:00:00Z' (expected ISO 8601)",
+        6: "invalid amount 'abc'",
+        7: "currency 'XYZ' has no exchange rate to CNY in config",
+        8: "ordered_at '2027-01-01T10:00:00Z' is in the future",
+        9: "invalid quantity '0': must be a whole number >= 1",
+        10: "missing order_id",
+    }
+    first, second = rows(adapters, "orders")
+    c1 = rows(adapters, "customers")[0]["id"]
+    assert (first["customer_id"], first["amount_cents"], first["base_amount_cents"]) == (
+        c1,
+        12990,
+        12990,
+    )
+    assert (first["quantity"], first["channel"], first["category"], first["brand"]) == (
+        2,
+        "web",
+        "shoes",
+        "acme",
+    )
+    assert first["ordered_at"] == datetime(2026, 10, 1, 10, 0, tzinfo=UTC)
+    # C3 was merged into C1's customer (same e-mail): its orders follow it.
+    assert (second["customer_id"], second["currency"], second["base_amount_cents"]) == (
+        c1,
+        "USD",
+        7100,
+    )
+    assert second["ordered_at"] == datetime(2026, 10, 2, 1, 30, tzinfo=UTC)  # naive = Asia/Shanghai
+    assert second["quantity"] == 1
+
+
+def test_reimporting_orders_changes_nothing(adapters: Adapters, tmp_path: Path) -> None:
+    _customers(adapters, tmp_path)
+    path = write_csv(
+        tmp_path / "o.csv",
+        ORDERS,
+        [
+            [
+                f"O{i}",
+                f"C{1 + i % 2}",
+                f"2026-09-{1 + i % 28:02d}T10:00:00Z",
+                f"{i}.50",
+                "CNY",
+                "1",
+                "",
+                "",
+                "",
+            ]
+            for i in range(1, 40)
+        ],
+    )
+    load_orders(adapters, path)
+    before = snapshot(adapters)
+    again = load_orders(adapters, path)
+    after = snapshot(adapters)
+    after.pop("import_batches"), before.pop("import_batches")
+    assert after == before
+    assert (again.counts.inserted, again.counts.unchanged, again.counts.rejected) == (0, 39, 0)
+    assert again.rejects_path is None
+
+
+def test_order_ids_are_unique_per_source_and_customers_resolve_by_source(
+    adapters: Adapters, tmp_path: Path
+) -> None:
+    _customers(adapters, tmp_path)
+    path = write_csv(
+        tmp_path / "o.csv",
+        ORDERS,
+        [["O1", "C1", "2026-10-01T10:00:00Z", "1.00", "", "", "", "", ""]],
+    )
+    load_orders(adapters, path)
+    pos = load_orders(adapters, path, source="pos", customer_source="internal")
+    assert pos.counts.inserted == 1
+    assert [(r["source_name"], r["external_order_id"]) for r in rows(adapters, "orders")] == [
+        ("internal", "O1"),
+        ("pos", "O1"),
+    ]
+    unknown = load_orders(adapters, path, source="pos2")  # customer ids looked up in 'pos2'
+    assert unknown.counts.rejected == 1
