@@ -5,7 +5,6 @@ Run `campaign --help`, or `campaign COMMAND --help` for any command.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -18,7 +17,20 @@ from engine.cli.metrics import customers, metrics
 from engine.errors import EngineError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class EngineGroup(click.Group):
+    """Engine errors are user errors here: print them cleanly, exit 1."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except EngineError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(
+    cls=EngineGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.option(
     "--config",
     "config_path",
@@ -36,6 +48,7 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
     generated data.
     """
     ctx.obj = Context(config_path)
+    ctx.call_on_close(ctx.obj.close)
 
 
 cli.add_command(db)
@@ -46,14 +59,5 @@ cli.add_command(demo)
 
 
 def main() -> None:
-    """Console-script entry point: engine errors print cleanly and exit 2."""
-    try:
-        cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except EngineError as exc:
-        click.secho(f"error: {exc}", fg="red", err=True)
-        sys.exit(2)
+    """Console-script entry point."""
+    cli()

@@ -26,6 +26,11 @@ class Context:
     def adapters(self) -> Adapters:
         return bootstrap(self.settings)
 
+    def close(self) -> None:
+        """Release database connections (called when the command ends)."""
+        if "adapters" in self.__dict__:
+            self.adapters.engine.dispose()
+
     def now(self) -> datetime:
         """The one clock of the CLI; services get the time handed in."""
         return datetime.now(UTC)

@@ -86,6 +86,7 @@ def demo(ctx: Context, size: int, seed: int, workdir: Path) -> None:
     )
     run_refresh(adapters, console, now)
     print_summary(adapters, console)
+    adapters.engine.dispose()
     console.print(f"demo database: {database} (use ENGINE_DATABASE_URL=sqlite:///{database})")
 
 

@@ -12,7 +12,8 @@ from collections.abc import Collection, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, func, insert, select
+from sqlalchemy import Connection, Engine, Row, any_, bindparam, func, select, text
+from sqlalchemy.dialects.postgresql import ARRAY, BIGINT, TEXT
 
 from engine.core.customers import PROFILE_FIELDS, Customer, Origin, Source
 from engine.core.dedup import BatchPlan, Known
@@ -23,6 +24,9 @@ from engine.db.models import Customer as CustomerRow
 C = CustomerRow.__table__
 S = CustomerSource.__table__
 K = Consent.__table__
+NEXT_IDS = text(
+    "SELECT nextval(pg_get_serial_sequence('customers', 'id')) FROM generate_series(1, :n)"
+)
 IN_CHUNK = 5000  # bound parameters per IN list: well under SQLite's 32,766 limit
 ROW_COLUMNS = (*PROFILE_FIELDS, "external_id", "attributes", "origin", "trust", "data_as_of")
 LINK_COLUMNS = (
@@ -52,7 +56,9 @@ class SqlCustomerStore:
             for chunk in _chunks(refs):
                 rows = conn.execute(
                     select(S.c.source_ref, S.c.customer_id).where(
-                        S.c.source_name == source, S.c.source_ref.in_(chunk), S.c.source_ref != ""
+                        S.c.source_name == source,
+                        _among(conn, S.c.source_ref, chunk),
+                        S.c.source_ref != "",
                     )  # the last term matches the partial unique index
                 )
                 known.by_ref.update({ref: cid for ref, cid in rows})
@@ -60,11 +66,13 @@ class SqlCustomerStore:
             known.by_phone = _first_ids(conn, C.c.phone, phones)
             ids = {*known.by_ref.values(), *known.by_email.values(), *known.by_phone.values()}
             for chunk in _chunks(ids):
-                for row in conn.execute(select(C.c.id, *C.c[ROW_COLUMNS]).where(C.c.id.in_(chunk))):
+                for row in conn.execute(
+                    select(C.c.id, *C.c[ROW_COLUMNS]).where(_among(conn, C.c.id, chunk))
+                ):
                     known.customers[row.id] = _customer(row)
                 links = conn.execute(
                     select(S.c.customer_id, S.c.source_ref).where(
-                        S.c.source_name == source, S.c.customer_id.in_(chunk)
+                        S.c.source_name == source, _among(conn, S.c.customer_id, chunk)
                     )
                 )
                 known.links.update((cid, ref) for cid, ref in links)
@@ -120,22 +128,32 @@ class SqlCustomerStore:
 def _insert_customers(conn: Connection, rows: list[tuple[Any, ...]]) -> list[int]:
     """Insert new customers; returns their ids in the order of `rows`.
 
-    PostgreSQL batches INSERT .. RETURNING in parameter order. SQLite would
-    fall back to one statement per row for ordered RETURNING, so there the
-    rows go in with one executemany and the ids are read back: SQLite gives
-    a new rowid of max(rowid) + 1, and the transaction holds the database's
-    only write lock from the first row to the last, so they are consecutive.
+    Ordered INSERT .. RETURNING costs one statement per row on SQLite and a
+    huge statement to parse on PostgreSQL, so instead: PostgreSQL draws the
+    ids from the table's sequence first (safe under concurrency); SQLite
+    inserts with one executemany and reads the ids back, because a new rowid
+    is max(rowid) + 1 and the transaction holds SQLite's only write lock from
+    the first row to the last, so they are consecutive.
     """
     columns = (*ROW_COLUMNS, "source_name", "import_batch_id", "created_at", "updated_at")
-    if conn.dialect.name != "sqlite":
-        result = conn.execute(
-            insert(C).returning(C.c.id, sort_by_parameter_order=True),
-            [dict(zip(columns, row, strict=True)) for row in rows],
+    if conn.dialect.name == "postgresql":
+        ids = list(conn.execute(NEXT_IDS, {"n": len(rows)}).scalars())
+        bulk.insert_many(
+            conn, "customers", ("id", *columns), [(i, *r) for i, r in zip(ids, rows, strict=True)]
         )
-        return list(result.scalars())
+        return ids
     bulk.insert_many(conn, "customers", columns, rows)
     last = int(conn.execute(select(func.max(C.c.id))).scalar_one())
     return list(range(last - len(rows) + 1, last + 1))
+
+
+def _among(conn: Connection, column: Any, values: list[Any]) -> Any:
+    """`column IN values`; on PostgreSQL as ``= ANY(array)``: one parameter, a
+    statement psycopg can cache, instead of thousands of placeholders to parse."""
+    if conn.dialect.name != "postgresql":
+        return column.in_(values)
+    kind = BIGINT if isinstance(values[0], int) else TEXT
+    return column == any_(bindparam(None, values, type_=ARRAY(kind)))
 
 
 def _chunks(values: Iterable[Any]) -> Iterator[list[Any]]:
@@ -149,7 +167,7 @@ def _first_ids(conn: Connection, column: Any, values: Collection[str]) -> dict[s
     found: dict[str, int] = {}
     for chunk in _chunks(values):
         rows = conn.execute(
-            select(column, func.min(C.c.id)).where(column.in_(chunk)).group_by(column)
+            select(column, func.min(C.c.id)).where(_among(conn, column, chunk)).group_by(column)
         )
         found.update({value: cid for value, cid in rows})
     return found
@@ -159,7 +177,7 @@ def _latest_consents(conn: Connection, ids: list[int]) -> dict[tuple[int, str], 
     """Current consent per (customer, channel): the newest ledger row wins."""
     newest = (
         select(func.max(K.c.id))
-        .where(K.c.customer_id.in_(ids))
+        .where(_among(conn, K.c.customer_id, ids))
         .group_by(K.c.customer_id, K.c.channel)
     )
     rows = conn.execute(select(K.c.customer_id, K.c.channel, K.c.status).where(K.c.id.in_(newest)))

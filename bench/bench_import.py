@@ -1,0 +1,147 @@
+"""Benchmark: import 1,000,000 customers and ~3,000,000 orders, refresh metrics.
+
+Prints rows/s for both imports, the metrics refresh time and peak memory, on
+SQLite and on PostgreSQL (each in its own process, so peak memory is its own).
+
+    .venv/bin/python bench/bench_import.py                   # both databases, 1M customers
+    .venv/bin/python bench/bench_import.py --customers 100000 --only sqlite
+
+Targets on a 2-core machine (issue 2): customers >= 10,000 rows/s, orders
+>= 50,000 rows/s, metrics refresh <= 30 s, peak memory <= 500 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import resource
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from engine.bootstrap import bootstrap
+from engine.cli.imports import import_customer_file, import_order_file, parse_source
+from engine.db import migrate
+from engine.demo.generate import (
+    CUSTOMER_COLUMNS,
+    ORDER_COLUMNS,
+    DemoShape,
+    internal_customers,
+    orders,
+)
+from engine.services.metrics import refresh_metrics
+from engine.settings import Settings
+
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def generate(workdir: Path, customers: int) -> None:
+    shape = DemoShape(customers=customers, prospects=0, seed=1)
+    for name, columns, rows in (
+        ("customers.csv", CUSTOMER_COLUMNS, internal_customers(shape, NOW)),
+        ("orders.csv", ORDER_COLUMNS, orders(shape, NOW)),
+    ):
+        started = time.perf_counter()
+        with (workdir / name).open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, columns)
+            writer.writeheader()
+            writer.writerows(rows)
+        print(f"generated {name} in {time.perf_counter() - started:.1f} s", flush=True)
+
+
+def run(kind: str, workdir: Path) -> None:
+    url, cleanup = _database(kind, workdir)
+    try:
+        settings = Settings.model_validate({"imports": {"rejects_dir": str(workdir / "rejects")}})
+        adapters = bootstrap(settings, url)
+        migrate.upgrade(adapters.engine)
+        quiet = Console(file=io.StringIO())
+        source = parse_source("internal", None, adapters)
+        report = {}
+        for label, call in (
+            (
+                "customers",
+                lambda: import_customer_file(
+                    adapters, quiet, workdir / "customers.csv", source, now=NOW
+                ),
+            ),
+            (
+                "orders",
+                lambda: import_order_file(
+                    adapters, quiet, workdir / "orders.csv", "internal", now=NOW
+                ),
+            ),
+        ):
+            started = time.perf_counter()
+            summary = call()
+            seconds = time.perf_counter() - started
+            report[label] = (
+                f"{summary.counts.read:,} rows in {seconds:.1f} s = {summary.counts.read / seconds:,.0f} rows/s"
+            )
+        started = time.perf_counter()
+        written = refresh_metrics(adapters.metrics, adapters.metric_rules(), NOW)
+        report["metrics refresh"] = (
+            f"{written:,} customers in {time.perf_counter() - started:.1f} s"
+        )
+        report["peak memory"] = (
+            f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB"
+        )
+        adapters.engine.dispose()
+        for label, value in report.items():
+            print(f"{kind:10s} {label:16s} {value}", flush=True)
+    finally:
+        cleanup()
+
+
+def _database(kind: str, workdir: Path):  # type: ignore[no-untyped-def]
+    if kind == "sqlite":
+        path = workdir / "bench.sqlite3"
+        for stale in workdir.glob("bench.sqlite3*"):
+            stale.unlink()
+        return f"sqlite:///{path}", lambda: None
+    name = f"engine_bench_{secrets.token_hex(3)}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    return make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False), drop
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    parser.add_argument("--workdir", type=Path, help="reuse generated files from here")
+    args = parser.parse_args()
+    if args.only and args.workdir:
+        run(args.only, args.workdir)
+        return
+    with tempfile.TemporaryDirectory(prefix="engine-bench-") as tmp:
+        workdir = args.workdir or Path(tmp)
+        if not (workdir / "orders.csv").exists():
+            generate(workdir, args.customers)
+        for kind in [args.only] if args.only else ["sqlite", "postgresql"]:
+            # A fresh process per database, so each peak-memory figure is its own.
+            subprocess.run(
+                [sys.executable, __file__, "--only", kind, "--workdir", str(workdir)], check=True
+            )
+
+
+if __name__ == "__main__":
+    main()
