@@ -15,46 +15,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-CUSTOMER_FIELDS = (
-    "external_id",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "address_line1",
-    "address_line2",
-    "postal_code",
-    "city",
-    "region",
-    "country",
-    "timezone",
-    "language",
-    "birth_date",
-    "gender",
-    "income_band",
-    "occupation",
-    "company_name",
-    "industry",
-    "company_size",
-    "contact_role",
-    "household_key",
-    "updated_at",
-    "consent_email",
-    "consent_sms",
-    "consent_mail",
-    "consent_call",
-)
-ORDER_FIELDS = (
-    "order_id",
-    "customer_id",
-    "ordered_at",
-    "amount",
-    "currency",
-    "quantity",
-    "channel",
-    "category",
-    "brand",
-)
+from engine.core.customers import FILE_FIELDS
+from engine.core.orders import FIELDS as ORDER_FILE_FIELDS
+
+CUSTOMER_FIELDS = FILE_FIELDS
+ORDER_FIELDS = ORDER_FILE_FIELDS
 
 
 class Frozen(BaseModel):

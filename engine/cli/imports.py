@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -15,8 +16,9 @@ from engine.cli.ui import import_report, row_progress
 from engine.core.counts import ImportSummary
 from engine.core.customers import Origin, Source
 from engine.core.orders import OrderOptions
-from engine.files import RejectsFile, open_csv
+from engine.files import CsvFile, RejectsFile, open_csv
 from engine.services.importing import FileInfo, import_customers, import_orders
+from engine.services.ports import Progress
 from engine.settings import CUSTOMER_FIELDS, ORDER_FIELDS
 
 MAP_HELP = "Column mapping FIELD=COLUMN (repeatable); overrides imports.*_columns in config."
@@ -119,34 +121,25 @@ def import_customer_file(
     rejects: Path | None = None,
 ) -> ImportSummary:
     """Import one customer CSV with a progress bar and a report."""
-    csv_file = open_csv(file)
     settings = adapters.settings.imports
-    sink = RejectsFile(rejects or _rejects_path(settings.rejects_dir, file, now), csv_file.header)
-    started = time.perf_counter()
-    try:
-        with row_progress(console, f"customers {file.name}", csv_file.lines) as progress:
-            summary = import_customers(
-                csv_file,
-                FileInfo(str(file), csv_file.sha256),
-                source=source,
-                mapping=settings.customer_mapping() | (overrides or {}),
-                options=adapters.parse_options(),
-                batch_size=settings.batch_size,
-                store=adapters.customers,
-                log=adapters.log,
-                rejects=sink,
-                now=now,
-                progress=progress,
-            )
-    finally:
-        sink.close()
-    import_report(
-        console,
-        f"customers from {file.name} ({source.name})",
-        summary,
-        time.perf_counter() - started,
-    )
-    return summary
+
+    def run(table: CsvFile, info: FileInfo, sink: RejectsFile, progress: Progress) -> ImportSummary:
+        return import_customers(
+            table,
+            info,
+            source=source,
+            mapping=settings.customer_mapping() | (overrides or {}),
+            options=adapters.parse_options(),
+            batch_size=settings.batch_size,
+            store=adapters.customers,
+            log=adapters.log,
+            rejects=sink,
+            now=now,
+            progress=progress,
+        )
+
+    label = f"customers from {file.name} ({source.name})"
+    return _import_file(adapters, console, file, label, rejects, now, run)
 
 
 def import_order_file(
@@ -161,32 +154,52 @@ def import_order_file(
     rejects: Path | None = None,
 ) -> ImportSummary:
     """Import one order CSV with a progress bar and a report."""
-    csv_file = open_csv(file)
     settings = adapters.settings
-    sink = RejectsFile(
-        rejects or _rejects_path(settings.imports.rejects_dir, file, now), csv_file.header
-    )
     options = OrderOptions(settings.currency.base, settings.currency.rates, adapters.zone, now)
+
+    def run(table: CsvFile, info: FileInfo, sink: RejectsFile, progress: Progress) -> ImportSummary:
+        return import_orders(
+            table,
+            info,
+            source=source,
+            customer_source=customer_source or source,
+            mapping=settings.imports.order_mapping() | (overrides or {}),
+            options=options,
+            batch_size=settings.imports.batch_size,
+            store=adapters.orders(source),
+            log=adapters.log,
+            rejects=sink,
+            now=now,
+            progress=progress,
+        )
+
+    return _import_file(adapters, console, file, f"orders from {file.name}", rejects, now, run)
+
+
+Runner = Callable[[CsvFile, FileInfo, RejectsFile, Progress], ImportSummary]
+
+
+def _import_file(
+    adapters: Adapters,
+    console: Console,
+    file: Path,
+    label: str,
+    rejects: Path | None,
+    now: datetime,
+    run: Runner,
+) -> ImportSummary:
+    """Open the CSV and its rejects file, run the import under a progress bar, report."""
+    table = open_csv(file)
+    stamp = now.strftime("%Y%m%dT%H%M%S")
+    default = adapters.settings.imports.rejects_dir / f"{file.stem}.{stamp}.rejects.csv"
+    sink = RejectsFile(rejects or default, table.header)
     started = time.perf_counter()
     try:
-        with row_progress(console, f"orders {file.name}", csv_file.lines) as progress:
-            summary = import_orders(
-                csv_file,
-                FileInfo(str(file), csv_file.sha256),
-                source=source,
-                customer_source=customer_source or source,
-                mapping=settings.imports.order_mapping() | (overrides or {}),
-                options=options,
-                batch_size=settings.imports.batch_size,
-                store=adapters.orders(source),
-                log=adapters.log,
-                rejects=sink,
-                now=now,
-                progress=progress,
-            )
+        with row_progress(console, label, table.lines) as progress:
+            summary = run(table, FileInfo(str(file), table.sha256), sink, progress)
     finally:
         sink.close()
-    import_report(console, f"orders from {file.name}", summary, time.perf_counter() - started)
+    import_report(console, label, summary, time.perf_counter() - started)
     return summary
 
 
@@ -213,8 +226,3 @@ def parse_map(pairs: tuple[str, ...], fields: tuple[str, ...]) -> dict[str, str]
             )
         mapping[field.strip()] = column.strip()
     return mapping
-
-
-def _rejects_path(directory: Path, file: Path, now: datetime) -> Path:
-    stamp = now.strftime("%Y%m%dT%H%M%S")
-    return directory / f"{file.stem}.{stamp}.rejects.csv"

@@ -42,9 +42,12 @@ PROFILE_FIELDS: Final = (
     "contact_role",
     "household_key",
 )
-# Columns consumed by parsing rather than copied into the profile.
-SPECIAL_FIELDS: Final = frozenset(
-    {"external_id", "updated_at"} | {f"consent_{c}" for c in CHANNELS}
+# Every field a customer file can map, in the order of the documentation.
+FILE_FIELDS: Final = (
+    "external_id",
+    *PROFILE_FIELDS,
+    "updated_at",
+    *(f"consent_{channel}" for channel in CHANNELS),
 )
 Value = str | date
 

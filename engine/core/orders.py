@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from engine.core import normalize
 
 REQUIRED = ("order_id", "customer_id", "ordered_at", "amount")
+FIELDS = (*REQUIRED, "currency", "quantity", "channel", "category", "brand")
 
 
 @dataclass(frozen=True, slots=True)
