@@ -89,47 +89,63 @@ class CustomerRecord:
     as_of: datetime | None = None
 
 
+class CustomerParser:
+    """Validates the rows of one customer file (mapping resolved once, not per row)."""
+
+    def __init__(self, mapping: Mapping[str, str], options: ParseOptions) -> None:
+        self.options = options
+        self.columns = tuple(mapping.items())
+        self.mapped = frozenset(mapping.values())
+
+    def __call__(self, line: int, row: Mapping[str, str]) -> CustomerRecord:
+        """One CSV row (keyed by column) as a record; raises `normalize.Invalid`."""
+        value = {name: text.strip() for name, column in self.columns if (text := row.get(column))}
+        profile: dict[str, Value] = {}
+        phone_zone = None
+        for name in PROFILE_FIELDS:
+            if not (text := value.get(name)):
+                continue
+            if name == "phone":
+                profile[name], phone_zone = normalize.phone_and_zone(
+                    text, self.options.default_region
+                )
+            else:
+                profile[name] = _convert(name, text, self.options)
+        if "email" not in profile and "phone" not in profile and not value.get("external_id"):
+            raise normalize.Invalid("row has no external_id, email or phone to identify the person")
+        if phone_zone and "timezone" not in profile:
+            profile["timezone"] = phone_zone
+        consents = {}
+        for channel in CHANNELS:
+            granted = normalize.flag(value.get(f"consent_{channel}", ""))
+            if granted is not None:
+                consents[channel] = granted
+        as_of = value.get("updated_at")
+        mapped = self.mapped
+        attributes = {
+            k: v.strip() for k, v in row.items() if v and k not in mapped and k and v.strip()
+        }
+        return CustomerRecord(
+            line=line,
+            source_ref=value.get("external_id", ""),
+            profile=profile,
+            attributes=attributes,
+            consents=consents,
+            as_of=normalize.instant(as_of, self.options.default_zone) if as_of else None,
+        )
+
+
 def parse_customer(
     line: int, row: Mapping[str, str], mapping: Mapping[str, str], options: ParseOptions
 ) -> CustomerRecord:
-    """Validate one CSV row (already keyed by column); raises `normalize.Invalid`."""
-    value = {name: (row.get(column) or "").strip() for name, column in mapping.items()}
-    profile: dict[str, Value] = {}
-    for name in PROFILE_FIELDS:
-        if text := value.get(name, ""):
-            profile[name] = _convert(name, text, options)
-    if "email" not in profile and "phone" not in profile and not value.get("external_id"):
-        raise normalize.Invalid("row has no external_id, email or phone to identify the person")
-    if (
-        "timezone" not in profile
-        and "phone" in profile
-        and (zone := normalize.phone_zone(str(profile["phone"])))
-    ):
-        profile["timezone"] = zone
-    consents = {}
-    for channel in CHANNELS:
-        granted = normalize.flag(value.get(f"consent_{channel}", ""))
-        if granted is not None:
-            consents[channel] = granted
-    as_of = value.get("updated_at")
-    mapped = set(mapping.values())
-    attributes = {k: v.strip() for k, v in row.items() if k not in mapped and k and v and v.strip()}
-    return CustomerRecord(
-        line=line,
-        source_ref=value.get("external_id", ""),
-        profile=profile,
-        attributes=attributes,
-        consents=consents,
-        as_of=normalize.instant(as_of, options.default_zone) if as_of else None,
-    )
+    """Validate one CSV row with a one-off parser (tests, single rows)."""
+    return CustomerParser(mapping, options)(line, row)
 
 
 def _convert(name: str, text: str, options: ParseOptions) -> Value:
     match name:
         case "email":
             return normalize.email(text)
-        case "phone":
-            return normalize.phone(text, options.default_region)
         case "timezone":
             return normalize.zone(text)
         case "birth_date":

@@ -51,19 +51,23 @@ def _domain(domain: str) -> str:
 
 def phone(raw: str, default_region: str) -> str:
     """E.164 number (``+8613812345678``); ``Invalid`` if it is not a real number."""
+    return phone_and_zone(raw, default_region)[0]
+
+
+def phone_and_zone(raw: str, default_region: str) -> tuple[str, str | None]:
+    """E.164 number and the IANA zone its prefix maps to, if exactly one.
+
+    One parse serves both (parsing is most of the cost of a customer row).
+    """
     try:
         number = phonenumbers.parse(raw, default_region)
     except phonenumbers.NumberParseException as exc:
         raise Invalid(f"invalid phone {raw!r}: {exc}") from None
     if not phonenumbers.is_valid_number(number):
         raise Invalid(f"invalid phone {raw!r}: not a valid number for its region")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def phone_zone(e164: str) -> str | None:
-    """The IANA zone of a number when its prefix maps to exactly one zone."""
-    zones = phone_timezones.time_zones_for_number(phonenumbers.parse(e164))
-    return zones[0] if len(zones) == 1 and zones[0] != "Etc/Unknown" else None
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    zones = phone_timezones.time_zones_for_geographical_number(number)
+    return e164, zones[0] if len(zones) == 1 and zones[0] != "Etc/Unknown" else None
 
 
 @lru_cache(maxsize=1024)

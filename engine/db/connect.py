@@ -31,4 +31,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA temp_store=MEMORY")
+    # 64 MB of page cache (the default is 2 MB): imports and the metrics
+    # refresh walk indexes far larger than that.
+    cursor.execute("PRAGMA cache_size=-65536")
     cursor.close()

@@ -9,11 +9,10 @@ whose customer is unknown, which become rejects.
 
 from __future__ import annotations
 
-from datetime import UTC
-
 from sqlalchemy import Connection, Engine, text
 
 from engine.core.orders import OrderRecord
+from engine.db import bulk
 
 STAGE_COLUMNS = (
     "line",
@@ -84,40 +83,27 @@ class SqlOrderStore:
 
 
 def _stage(conn: Connection, records: list[OrderRecord]) -> None:
-    dialect = conn.dialect.name
-    conn.exec_driver_sql(CREATE_STAGE[dialect])
-    driver = conn.connection.driver_connection
-    if dialect == "postgresql":
-        with driver.cursor() as cursor:  # type: ignore[union-attr]
-            columns = ", ".join(STAGE_COLUMNS)
-            with cursor.copy(f"COPY order_stage ({columns}) FROM STDIN") as copy:
-                for r in records:
-                    copy.write_row(_values(r, r.ordered_at))
-        return
-    conn.exec_driver_sql("DELETE FROM order_stage")
-    cursor = driver.cursor()  # type: ignore[union-attr]
-    # The same text form as the UTCDateTime column type writes on SQLite.
-    cursor.executemany(
-        f"INSERT INTO order_stage VALUES ({', '.join('?' * len(STAGE_COLUMNS))})",
+    conn.exec_driver_sql(CREATE_STAGE[conn.dialect.name])
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("DELETE FROM order_stage")  # the temp table lives with the connection
+    bulk.insert_many(
+        conn,
+        "order_stage",
+        STAGE_COLUMNS,
         [
-            _values(r, r.ordered_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f"))
+            (
+                r.line,
+                r.order_ref,
+                r.customer_ref,
+                r.ordered_at,
+                r.amount_cents,
+                r.currency,
+                r.base_amount_cents,
+                r.quantity,
+                r.channel,
+                r.category,
+                r.brand,
+            )
             for r in records
         ],
-    )
-    cursor.close()
-
-
-def _values(r: OrderRecord, ordered_at: object) -> tuple[object, ...]:
-    return (
-        r.line,
-        r.order_ref,
-        r.customer_ref,
-        ordered_at,
-        r.amount_cents,
-        r.currency,
-        r.base_amount_cents,
-        r.quantity,
-        r.channel,
-        r.category,
-        r.brand,
     )

@@ -9,7 +9,7 @@ imports, so the data is shaped to exercise every step of the pipeline:
   filled; about 20 % of the bought list ("L..." ids) are existing customers
   with the e-mail recased or padded and sometimes another address;
 * rejects: about 0.5 % of the rows of every file are invalid in exactly one
-  clear way, under ids that no good row uses;
+  clear way, under ids that no good row uses ("C8..." for customers);
 * lifecycle: 12 % of customers never order, the others have a skewed number of
   orders (about 3 per customer overall) and last orders spread so that new,
   active, at-risk, lapsed and lost customers all occur.
@@ -36,79 +36,38 @@ from typing import Final, NamedTuple, TypeVar
 
 from engine.demo import names as n
 
-CUSTOMER_COLUMNS: Final = (
-    "external_id",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "address_line1",
-    "address_line2",
-    "postal_code",
-    "city",
-    "region",
-    "country",
-    "timezone",
-    "language",
-    "birth_date",
-    "gender",
-    "income_band",
-    "occupation",
-    "company_name",
-    "industry",
-    "company_size",
-    "contact_role",
-    "household_key",
-    "updated_at",
-    "consent_email",
-    "consent_sms",
-    "consent_mail",
-    "consent_call",
+# fmt: off
+CUSTOMER_COLUMNS: Final[tuple[str, ...]] = (
+    "external_id", "first_name", "last_name", "email", "phone", "address_line1", "address_line2",
+    "postal_code", "city", "region", "country", "timezone", "language", "birth_date", "gender",
+    "income_band", "occupation", "company_name", "industry", "company_size", "contact_role",
+    "household_key", "updated_at", "consent_email", "consent_sms", "consent_mail", "consent_call",
     "loyalty_tier",
 )
-ORDER_COLUMNS: Final = (
-    "order_id",
-    "customer_id",
-    "ordered_at",
-    "amount",
-    "currency",
-    "quantity",
-    "channel",
-    "category",
-    "brand",
+ORDER_COLUMNS: Final[tuple[str, ...]] = (
+    "order_id", "customer_id", "ordered_at", "amount", "currency", "quantity", "channel",
+    "category", "brand",
 )
+# fmt: on
 
 T = TypeVar("T")
-Draw = Callable[[], float]
+Draw = Callable[[], float]  # a random.Random().random
 _BLOCK: Final = 500  # customers per seeded block; second records follow at the end of their block
 _DAY: Final = 86_400
 _YEAR: Final = 31_557_600  # 365.25 days
-_UPDATES: Final = 3 * _YEAR  # updated_at lies this far back at most
+_UPDATES: Final = 3 * _YEAR  # how far back updated_at goes
 _EPOCH: Final = date(1970, 1, 1).toordinal()
 _MULT: Final = 2_654_435_761  # coprime to 10: serial -> serial * _MULT mod 10**k is one-to-one
-_BAD_CUSTOMER: Final = (
-    ("email", "not-an-email"),
-    ("phone", "12345"),
-    ("birth_date", "1985-13-45"),
-    ("timezone", "Mars/Olympus"),
-    ("updated_at", "yesterday"),
-)
-_BAD_ORDER: Final = (
-    ("amount", "abc"),
-    ("ordered_at", "2025-02-30T10:00:00Z"),
-    ("customer_id", "C9999999X"),
-    ("quantity", "0"),
-)
+_LIST_FIELDS: Final = frozenset(CUSTOMER_COLUMNS[:11]) | {"income_band", "updated_at"}
 _NO_COMPANY: Final = {"company_name": "", "industry": "", "company_size": "", "contact_role": ""}
 _SOME_INCOME: Final = tuple(band for band in n.INCOME_BANDS if band)
 _SOME_OCCUPATION: Final = tuple(job for job in n.OCCUPATIONS if job)
 # Days since the last order: cumulative share of buyers, fewest and most days
-# (active up to 180, at risk up to 365, lapsed up to 730, lost beyond).
+# (the engine's default stages: active up to 180, at risk up to 365, lapsed up to 730).
 _RECENCY: Final = ((0.55, 0, 180), (0.73, 180, 365), (0.88, 365, 730), (1.0, 730, 100_000))
 _RATE: Final = (0.28, 1.0)  # log-normal orders per buyer and year (mu, sigma): ~3 per customer
 _MAX_ORDERS: Final = 300
-# Order amounts: 1024 quantiles of a log-normal (median 60), clipped to 5..2000.
-_AMOUNTS: Final = tuple(
+_AMOUNTS: Final = tuple(  # 1024 quantiles of a log-normal with median 60, clipped to 5..2000
     f"{min(2000.0, max(5.0, math.exp(NormalDist(4.1, 0.9).inv_cdf((k + 0.5) / 1024)))):.2f}"
     for k in range(1024)
 )
@@ -132,7 +91,7 @@ class DemoShape:
     seed: int = 42
 
     def __post_init__(self) -> None:
-        if not 0 <= self.customers < 8_000_000 or self.prospects < 0:  # "C8..." ids are bad rows
+        if not (0 <= self.customers < 8_000_000 and self.prospects >= 0):  # C8... are bad rows
             raise ValueError("need 0 <= customers < 8,000,000 and prospects >= 0")
         if not (0 <= self.duplicate_share < 1 and 0 <= self.bad_row_share < 1 and self.years > 0):
             raise ValueError("need shares in [0, 1) and years > 0")
@@ -194,69 +153,53 @@ def _internal_rows(shape: DemoShape, clock: _Clock) -> Iterator[dict[str, str]]:
     seed, second_ids, bad = shape.seed, itertools.count(1), itertools.count()
     person: _Person | None = None
     for block, start in enumerate(range(0, shape.customers, _BLOCK)):
-        rng = random.Random(f"{seed}:customers:{block}")
+        r = random.Random(f"{seed}:customers:{block}").random
         plan = _second_records(shape, block)
         kept: dict[int, tuple[_Person, dict[str, str]]] = {}
         for i in range(start, min(start + _BLOCK, shape.customers)):
             person = _internal_person(seed, i, person)
-            row = _customer_row(rng.random, person, f"C{i + 1:07d}", clock)
+            row = _customer_row(r, person, f"C{i + 1:07d}", clock)
             if i in plan:
                 kept[i] = (person, row)
             yield row
-            if rng.random() < shape.bad_row_share:
+            if r() < shape.bad_row_share:
                 k = next(bad)
-                person_k = _person(
-                    _Bits(f"{seed}:bad:{k}"),
-                    seed,
-                    shape.customers + shape.prospects + 2 * k,
-                    f"b{k + 1}",
-                )
-                yield _spoil(_customer_row(rng.random, person_k, f"C8{k + 1:06d}", clock), k)
+                fresh = _person(_Bits(f"{seed}:bad:{k}"), seed, _bad_serial(shape, k), f"b{k + 1}")
+                yield _spoil(_customer_row(r, fresh, f"C8{k + 1:06d}", clock), k)
         for i in plan:
-            yield _second_record(rng.random, *kept[i], f"C9{next(second_ids):06d}", clock)
+            yield _second_record(r, *kept[i], f"C9{next(second_ids):06d}", clock)
 
 
 def _prospect_rows(shape: DemoShape, clock: _Clock) -> Iterator[dict[str, str]]:
     seed, numbers, bad = shape.seed, itertools.count(1), itertools.count()
     for block, start in enumerate(range(0, shape.prospects, _BLOCK)):
-        rng = random.Random(f"{seed}:prospects:{block}")
+        r = random.Random(f"{seed}:prospects:{block}").random
         for k in range(start, min(start + _BLOCK, shape.prospects)):
-            yield _prospect_row(
-                rng.random, *_prospect(shape, rng.random, k), f"L{next(numbers):07d}", clock
-            )
-            if rng.random() < shape.bad_row_share:
+            yield _prospect_row(r, *_prospect(shape, r, k), f"L{next(numbers):07d}", clock)
+            if r() < shape.bad_row_share:
                 b = next(bad)
-                person = _person(
-                    _Bits(f"{seed}:bad-list:{b}"),
-                    seed,
-                    shape.customers + shape.prospects + 2 * b + 1,
-                    f"lb{b + 1}",
-                )
+                fresh = _person(_Bits(f"{seed}:bad-list:{b}"), seed, _bad_serial(shape, b) + 1, "")
                 row = _prospect_row(
-                    rng.random, person, person.email, person.phone, f"L{next(numbers):07d}", clock
+                    r, fresh, fresh.email, fresh.phone, f"L{next(numbers):07d}", clock
                 )
                 yield _spoil(row, b)
 
 
 def _order_rows(shape: DemoShape, clock: _Clock) -> Iterator[dict[str, str]]:
     ids, bad, second_ids = itertools.count(1), itertools.count(), itertools.count(1)
-    window = max(1, int(shape.years * _YEAR))
+    window, share = max(1, int(shape.years * _YEAR)), shape.bad_row_share
     for block, start in enumerate(range(0, shape.customers, _BLOCK)):
         rng = random.Random(f"{shape.seed}:orders:{block}")
         for i in range(start, min(start + _BLOCK, shape.customers)):
             times = _order_times(rng, clock.ts, window)
-            yield from _order_stream(
-                rng.random, f"C{i + 1:07d}", times, ids, bad, shape.bad_row_share
-            )
+            yield from _order_stream(rng.random, f"C{i + 1:07d}", times, ids, bad, share)
         for has_orders in _second_records(shape, block).values():
             second_id = f"C9{next(second_ids):06d}"
             if has_orders:  # a few second records were used for purchases too
                 times = sorted(
-                    clock.ts - 1 - int(rng.random() * window) for _ in range(rng.randint(1, 2))
+                    clock.ts - 1 - rng.randrange(window) for _ in range(rng.randint(1, 2))
                 )
-                yield from _order_stream(
-                    rng.random, second_id, times, ids, bad, shape.bad_row_share
-                )
+                yield from _order_stream(rng.random, second_id, times, ids, bad, share)
 
 
 def _clock(now: datetime) -> _Clock:
@@ -268,12 +211,17 @@ def _clock(now: datetime) -> _Clock:
 
 def _second_records(shape: DemoShape, block: int) -> dict[int, bool]:
     """Customers of `block` with a second CRM record, and whether that record has orders."""
-    rng = random.Random(f"{shape.seed}:second-records:{block}")
+    r = random.Random(f"{shape.seed}:second-records:{block}").random
     plan: dict[int, bool] = {}
     for i in range(block * _BLOCK, min((block + 1) * _BLOCK, shape.customers)):
-        if rng.random() < shape.duplicate_share:
-            plan[i] = rng.random() < 0.1
+        if r() < shape.duplicate_share:
+            plan[i] = r() < 0.1
     return plan
+
+
+def _bad_serial(shape: DemoShape, k: int) -> int:
+    """Phone serial of the k-th bad row: past every good customer and list entry."""
+    return shape.customers + shape.prospects + 2 * k
 
 
 def _internal_person(seed: int, i: int, previous: _Person | None = None) -> _Person:
@@ -295,51 +243,20 @@ def _person(
     first, gender = pick(n.FIRST_NAMES[culture])
     last = head.last if head and pick(range(4)) else pick(n.LAST_NAMES[culture])
     a, b = (last, first) if culture == "zh" else (first, last)
-    email = f"{a}.{b}.{label}@{pick(n.DOMAINS)}".lower().translate(n.ASCII)
+    email = f"{n.EMAIL_NAMES[a]}.{n.EMAIL_NAMES[b]}.{label or serial}@{pick(n.DOMAINS)}"
     if head:
         address, household = head.address, head.household
     else:
-        address, household = _address(pick, country), f"H{serial + 1:07d}"
-    phone = _phone(pick, country.code, address.area, serial * _MULT + seed)
+        address, household = _address(bits, country), f"H{serial + 1:07d}"
+    phone = n.phone(pick, country.code, address.area, serial * _MULT + seed)
     return _Person(first, last, gender, email, phone, country, address, household)
 
 
-def _address(pick: Callable[[Sequence[T]], T], country: n.Country) -> _Address:
+def _address(bits: _Bits, country: n.Country) -> _Address:
+    pick = bits.pick
     city = pick(country.cities)
-    return _Address(
-        pick(n.street_lines(country.code)),
-        pick(n.second_lines(country.code)),
-        pick(n.postal_codes(pick(city.postal))),
-        city,
-        pick(city.areas or ("",)),
-    )
-
-
-def _phone(pick: Callable[[Sequence[str]], str], country: str, area: str, code: int) -> str:
-    """A valid number in one of the country's usual spellings; `code` gives the digits."""
-    tail = f"{code % 10**8:08d}"
-    if country == "CN":
-        prefix, style = pick(n.CN_MOBILE_PREFIXES), pick("aaaaabbbbc")
-        if style == "a":
-            return f"+86 {prefix} {tail[:4]} {tail[4:]}"
-        return f"{prefix}-{tail[:4]}-{tail[4:]}" if style == "b" else prefix + tail
-    if country == "US":
-        return f"+1 ({area}) 555-{tail[4:]}" if pick("aaab") == "a" else f"+1 {area}-555-{tail[4:]}"
-    if country == "ES":
-        return f"+34 6{tail[:2]} {tail[2:5]} {tail[5:]}"
-    if country == "DE":
-        return f"+49 {area} {pick('23456789')}{tail[1:]}"
-    if area == "20":  # London
-        return f"+44 20 {pick('378')}{tail[1:4]} {tail[4:]}"
-    return f"+44 {area} {pick('23456789')}{tail[2:4]} {tail[4:]}"
-
-
-def _alt_phone(phone: str) -> str:
-    """The same number written the other way: spaced <-> E.164, CN national -> E.164."""
-    digits = "".join(ch for ch in phone if ch.isdigit())
-    if not phone.startswith("+"):
-        return "+86" + digits
-    return "+" + digits if " " in phone else f"{digits[2:5]}-{digits[5:9]}-{digits[9:]}"
+    line1, line2 = pick(n.street_lines(country.code)), pick(n.second_lines(country.code))
+    return _Address(line1, line2, pick(n.postal_codes(pick(city.postal))), city, pick(city.areas))
 
 
 def _pick(r: Draw, options: Sequence[T]) -> T:
@@ -394,25 +311,22 @@ def _second_record(
     r: Draw, person: _Person, original: dict[str, str], external_id: str, clock: _Clock
 ) -> dict[str, str]:
     """The same person as another CRM record: e-mail/phone spelt otherwise, some gaps filled."""
-    row = {
-        **original,
-        "external_id": external_id,
-        "updated_at": _iso(clock.ts - 1 - int(r() * _UPDATES)),
-    }
+    row = {**original, "external_id": external_id}
+    row["updated_at"] = _iso(clock.ts - 1 - int(r() * _UPDATES))
     if r() < 0.7:
         row["email"] = _recase(r, original["email"])
         if r() < 0.5:
-            row["phone"] = _alt_phone(original["phone"])
+            row["phone"] = n.other_spelling(original["phone"])
     else:
-        row["email"], row["phone"] = "", _alt_phone(original["phone"])
-    fillers = {
-        "timezone": person.address.city.timezone,
-        "gender": person.gender,
-        "birth_date": _birth_date(r, clock),
-        "income_band": _pick(r, _SOME_INCOME),
-        "occupation": _pick(r, _SOME_OCCUPATION),
-    }
-    for field, value in fillers.items():
+        row["email"], row["phone"] = "", n.other_spelling(original["phone"])
+    fillers = (
+        ("timezone", person.address.city.timezone),
+        ("gender", person.gender),
+        ("birth_date", _birth_date(r, clock)),
+        ("income_band", _pick(r, _SOME_INCOME)),
+        ("occupation", _pick(r, _SOME_OCCUPATION)),
+    )
+    for field, value in fillers:
         if not row[field] and r() < 0.7:
             row[field] = value
     return row
@@ -425,46 +339,33 @@ def _recase(r: Draw, email: str) -> str:
 
 def _spoil(row: dict[str, str], k: int) -> dict[str, str]:
     """Make the k-th bad row invalid in one way, rotating over the kinds."""
-    field, value = _BAD_CUSTOMER[k % len(_BAD_CUSTOMER)]
+    field, value = n.BAD_CUSTOMER_VALUES[k % len(n.BAD_CUSTOMER_VALUES)]
     row[field] = value
     return row
 
 
 def _prospect(shape: DemoShape, r: Draw, k: int) -> tuple[_Person, str, str]:
     """List entry `k`: the person, and their e-mail and phone as the list spells them."""
+    seed = shape.seed
     if shape.customers and r() < 0.2:  # already a customer
-        person = _internal_person(shape.seed, int(r() * shape.customers))
+        person = _internal_person(seed, int(r() * shape.customers))
         if r() < 0.3:  # the list has an older or a newer address
-            person = person._replace(
-                address=_address(_Bits(f"{shape.seed}:moved:{k}").pick, person.country)
-            )
+            person = person._replace(address=_address(_Bits(f"{seed}:moved:{k}"), person.country))
         email = _recase(r, person.email) if r() < 0.5 else f"  {person.email} "
-        return person, email, _alt_phone(person.phone) if r() < 0.5 else ""
-    person = _person(_Bits(f"{shape.seed}:list:{k}"), shape.seed, shape.customers + k, f"l{k + 1}")
+        return person, email, n.other_spelling(person.phone) if r() < 0.5 else ""
+    person = _person(_Bits(f"{seed}:list:{k}"), seed, shape.customers + k, f"l{k + 1}")
     return person, person.email, person.phone if r() < 0.6 else ""
 
 
 def _prospect_row(
     r: Draw, person: _Person, email: str, phone: str, external_id: str, clock: _Clock
 ) -> dict[str, str]:
-    address, city = person.address, person.address.city
-    row = dict.fromkeys(CUSTOMER_COLUMNS, "")
-    row.update(
-        external_id=external_id,
-        first_name=person.first,
-        last_name=person.last,
-        email=email,
-        phone=phone,
-        address_line1=address.line1,
-        address_line2=address.line2,
-        postal_code=address.postal,
-        city=city.name,
-        region=city.region,
-        country=person.country.code,
-        income_band=_pick(r, n.INCOME_BANDS) if r() < 0.4 else "",
-        updated_at=_iso(clock.ts - 1 - int(r() * _UPDATES)),
-        consent_mail="yes" if r() < 0.5 else "",
-    )
+    """A bought-list row: contact and postal fields only, mail consent for about half."""
+    full = _customer_row(r, person, external_id, clock)
+    row = {column: value if column in _LIST_FIELDS else "" for column, value in full.items()}
+    row.update(email=email, phone=phone, consent_mail="yes" if r() < 0.5 else "")
+    if r() < 0.5:
+        row["income_band"] = ""
     return row
 
 
@@ -486,17 +387,13 @@ def _order_times(rng: random.Random, now_ts: int, window: int) -> list[int]:
 
 
 def _order_stream(
-    r: Draw,
-    customer_id: str,
-    times: list[int],
-    ids: Iterator[int],
-    bad: Iterator[int],
-    bad_share: float,
+    r: Draw, customer: str, times: list[int], ids: Iterator[int], bad: Iterator[int], share: float
 ) -> Iterator[dict[str, str]]:
+    """Order rows at `times`, each followed by a spoilt copy with probability `share`."""
     for ts in times:
         row = {
             "order_id": f"O{next(ids):09d}",
-            "customer_id": customer_id,
+            "customer_id": customer,
             "ordered_at": _iso(ts),
             "amount": _pick(r, _AMOUNTS),
             "currency": "CNY" if r() < 0.9 else "USD",
@@ -506,9 +403,9 @@ def _order_stream(
             "brand": _pick(r, n.BRANDS),
         }
         yield row
-        if r() < bad_share:
+        if r() < share:
             k = next(bad)
-            field, value = _BAD_ORDER[k % len(_BAD_ORDER)]
+            field, value = n.BAD_ORDER_VALUES[k % len(n.BAD_ORDER_VALUES)]
             yield {**row, "order_id": f"O{next(ids):09d}", field: value}
 
 

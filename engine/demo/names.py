@@ -1,11 +1,13 @@
-"""Built-in word lists for the demo data generator (no real people, no real domains).
+"""Word lists and spellings for the demo data (no real people, no real e-mail domains).
 
-Postal code templates use ``#`` for a digit and ``@`` for a letter. Phone area
-codes are the landline prefixes of the city; mobile-only countries have none.
+Postal code templates use ``#`` for a digit and ``@`` for a letter. Area codes
+are the city's landline prefixes; in mobile-only countries they are empty.
+Weighted lists repeat each value by its weight, so one random index picks one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from functools import cache
 from itertools import product
 from typing import Final, NamedTuple
@@ -18,11 +20,11 @@ class City(NamedTuple):
     region: str
     postal: tuple[str, ...]  # templates, one picked per address
     timezone: str
-    areas: tuple[str, ...]  # landline area codes; () where mobile numbers are used
+    areas: tuple[str, ...]  # landline area codes; ("",) where mobile numbers are used
 
 
 class Country(NamedTuple):
-    """A country profile: who lives there and how they write addresses."""
+    """A country: its share of customers, names, language and address style."""
 
     code: str
     weight: int  # percent of customers
@@ -34,311 +36,134 @@ class Country(NamedTuple):
 
 
 def weighted(weights: dict[str, int]) -> tuple[str, ...]:
-    """A lookup table with each value repeated by its weight (pick with one random index)."""
+    """Each value repeated by its weight."""
     return tuple(value for value, weight in weights.items() for _ in range(weight))
 
 
+_SH, _LA, _NY = "Asia/Shanghai", "America/Los_Angeles", "America/New_York"
+_BER, _LON, _MAD = "Europe/Berlin", "Europe/London", "Europe/Madrid"
+# fmt: off
 COUNTRIES: Final = (
     Country(
-        "CN",
-        72,
-        "zh",
-        "zh",
+        "CN", 72, "zh", "zh",
         (
-            City("Shanghai", "Shanghai", ("200###",), "Asia/Shanghai", ()),
-            City("Beijing", "Beijing", ("100###",), "Asia/Shanghai", ()),
-            City("Shenzhen", "Guangdong", ("518###",), "Asia/Shanghai", ()),
-            City("Guangzhou", "Guangdong", ("510###",), "Asia/Shanghai", ()),
-            City("Hangzhou", "Zhejiang", ("310###",), "Asia/Shanghai", ()),
-            City("Chengdu", "Sichuan", ("610###",), "Asia/Shanghai", ()),
+            City("Shanghai", "Shanghai", ("200###",), _SH, ("",)),
+            City("Beijing", "Beijing", ("100###",), _SH, ("",)),
+            City("Shenzhen", "Guangdong", ("518###",), _SH, ("",)),
+            City("Guangzhou", "Guangdong", ("510###",), _SH, ("",)),
+            City("Hangzhou", "Zhejiang", ("310###",), _SH, ("",)),
+            City("Chengdu", "Sichuan", ("610###",), _SH, ("",)),
         ),
-        (
-            "{n} Nanjing Road",
-            "{n} Huaihai Road",
-            "{n} Renmin Road",
-            "{n} Zhongshan Road",
-            "{n} Jianguo Road",
-            "{n} Century Avenue",
-            "{n} Xinhua Road",
-            "{n} Jiefang Road",
-        ),
+        tuple(f"{{n}} {street}" for street in (
+            "Nanjing Road", "Huaihai Road", "Renmin Road", "Zhongshan Road", "Jianguo Road",
+            "Century Avenue", "Xinhua Road", "Jiefang Road",
+        )),
         ("Room {a}0{b}", "Building {b}, Room {a}0{b}", "Unit {b}, Floor {a}"),
     ),
     Country(
-        "US",
-        10,
-        "en",
-        "en",
+        "US", 10, "en", "en",
         (
-            City("San Francisco", "CA", ("941##",), "America/Los_Angeles", ("415", "628")),
-            City("Los Angeles", "CA", ("900##",), "America/Los_Angeles", ("213", "310", "323")),
-            City("Seattle", "WA", ("981##",), "America/Los_Angeles", ("206",)),
-            City("New York", "NY", ("100##",), "America/New_York", ("212", "646", "917")),
-            City("Brooklyn", "NY", ("112##",), "America/New_York", ("718",)),
+            City("San Francisco", "CA", ("941##",), _LA, ("415", "628")),
+            City("Los Angeles", "CA", ("900##",), _LA, ("213", "310", "323")),
+            City("Seattle", "WA", ("981##",), _LA, ("206",)),
+            City("New York", "NY", ("100##",), _NY, ("212", "646", "917")),
+            City("Brooklyn", "NY", ("112##",), _NY, ("718",)),
         ),
-        (
-            "{n} Market St",
-            "{n} Main St",
-            "{n} Oak Ave",
-            "{n} Broadway",
-            "{n} Maple Dr",
-            "{n} Lincoln Blvd",
-            "{n} Pine St",
-        ),
+        tuple(f"{{n}} {street}" for street in (
+            "Market St", "Main St", "Oak Ave", "Broadway", "Maple Dr", "Lincoln Blvd", "Pine St",
+        )),
         ("Apt {a}{c}", "Suite {a}0{b}", "Unit {b}"),
     ),
     Country(
-        "DE",
-        7,
-        "de",
-        "de",
+        "DE", 7, "de", "de",
         (
-            City("Berlin", "Berlin", ("10###", "12###", "13###"), "Europe/Berlin", ("30",)),
-            City("Hamburg", "Hamburg", ("20###", "22###"), "Europe/Berlin", ("40",)),
-            City("München", "Bayern", ("80###", "81###"), "Europe/Berlin", ("89",)),
+            City("Berlin", "Berlin", ("10###", "12###", "13###"), _BER, ("30",)),
+            City("Hamburg", "Hamburg", ("20###", "22###"), _BER, ("40",)),
+            City("München", "Bayern", ("80###", "81###"), _BER, ("89",)),
         ),
-        (
-            "Hauptstraße {n}",
-            "Bahnhofstraße {n}",
-            "Gartenweg {n}",
-            "Schillerstraße {n}",
-            "Lindenallee {n}",
-            "Am Markt {n}",
-            "Friedrichstraße {n}",
-        ),
+        tuple(f"{street} {{n}}" for street in (
+            "Hauptstraße", "Bahnhofstraße", "Gartenweg", "Schillerstraße", "Lindenallee",
+            "Am Markt", "Friedrichstraße",
+        )),
         ("{a}. OG", "Hinterhaus", "{a}. OG links", "Wohnung {b}"),
     ),
     Country(
-        "GB",
-        6,
-        "en",
-        "en",
+        "GB", 6, "en", "en",
         (
-            City(
-                "London",
-                "England",
-                ("SW1A #@@", "EC1A #@@", "N1 #@@", "SE1 #@@", "W1D #@@"),
-                "Europe/London",
-                ("20",),
-            ),
-            City(
-                "Manchester", "England", ("M1 #@@", "M4 #@@", "M20 #@@"), "Europe/London", ("161",)
-            ),
+            City("London", "England", ("SW1A #@@", "EC1A #@@", "N1 #@@", "SE1 #@@"), _LON, ("20",)),
+            City("Manchester", "England", ("M1 #@@", "M4 #@@", "M20 #@@"), _LON, ("161",)),
         ),
-        (
-            "{n} High Street",
-            "{n} Station Road",
-            "{n} Church Lane",
-            "{n} Victoria Road",
-            "{n} Park Avenue",
-            "{n} King's Road",
-        ),
+        tuple(f"{{n}} {street}" for street in (
+            "High Street", "Station Road", "Church Lane", "Victoria Road", "Park Avenue",
+            "King's Road",
+        )),
         ("Flat {a}", "Flat {a}{c}", "Unit {b}"),
     ),
     Country(
-        "ES",
-        5,
-        "es",
-        "es",
+        "ES", 5, "es", "es",
         (
-            City("Madrid", "Madrid", ("280##",), "Europe/Madrid", ()),
-            City("Barcelona", "Cataluña", ("080##",), "Europe/Madrid", ()),
-            City("Valencia", "Comunidad Valenciana", ("460##",), "Europe/Madrid", ()),
-            City("Sevilla", "Andalucía", ("410##",), "Europe/Madrid", ()),
+            City("Madrid", "Madrid", ("280##",), _MAD, ("",)),
+            City("Barcelona", "Cataluña", ("080##",), _MAD, ("",)),
+            City("Valencia", "Comunidad Valenciana", ("460##",), _MAD, ("",)),
+            City("Sevilla", "Andalucía", ("410##",), _MAD, ("",)),
         ),
-        (
-            "Calle Mayor {n}",
-            "Gran Vía {n}",
-            "Calle de Alcalá {n}",
-            "Avenida de la Constitución {n}",
-            "Calle Real {n}",
-            "Paseo del Prado {n}",
-        ),
+        tuple(f"{street} {{n}}" for street in (
+            "Calle Mayor", "Gran Vía", "Calle de Alcalá", "Avenida de la Constitución",
+            "Calle Real", "Paseo del Prado",
+        )),
         ("{a}º {c}", "{a}º izq.", "{a}º dcha."),
     ),
 )
+# fmt: on
 COUNTRY_TABLE: Final = weighted({country.code: country.weight for country in COUNTRIES})
 COUNTRY_BY_CODE: Final = {country.code: country for country in COUNTRIES}
 
-# (first name, gender) per culture; surnames per culture.
-FIRST_NAMES: Final[dict[str, tuple[tuple[str, str], ...]]] = {
-    "zh": (
-        ("Wei", "m"),
-        ("Lei", "m"),
-        ("Jun", "m"),
-        ("Yong", "m"),
-        ("Jie", "m"),
-        ("Tao", "m"),
-        ("Qiang", "m"),
-        ("Hao", "m"),
-        ("Fang", "f"),
-        ("Jing", "f"),
-        ("Min", "f"),
-        ("Na", "f"),
-        ("Xiuying", "f"),
-        ("Yan", "f"),
-        ("Hui", "f"),
-        ("Ting", "f"),
-    ),
-    "en": (
-        ("James", "m"),
-        ("John", "m"),
-        ("Michael", "m"),
-        ("David", "m"),
-        ("Daniel", "m"),
-        ("Thomas", "m"),
-        ("Emma", "f"),
-        ("Olivia", "f"),
-        ("Sarah", "f"),
-        ("Emily", "f"),
-        ("Jessica", "f"),
-        ("Hannah", "f"),
-    ),
-    "de": (
-        ("Lukas", "m"),
-        ("Jonas", "m"),
-        ("Felix", "m"),
-        ("Jürgen", "m"),
-        ("Stefan", "m"),
-        ("Maximilian", "m"),
-        ("Anna", "f"),
-        ("Lena", "f"),
-        ("Sophie", "f"),
-        ("Julia", "f"),
-        ("Sabine", "f"),
-        ("Jana", "f"),
-    ),
-    "es": (
-        ("José", "m"),
-        ("Javier", "m"),
-        ("Carlos", "m"),
-        ("Pablo", "m"),
-        ("Alejandro", "m"),
-        ("Manuel", "m"),
-        ("María", "f"),
-        ("Lucía", "f"),
-        ("Carmen", "f"),
-        ("Sofía", "f"),
-        ("Elena", "f"),
-        ("Paula", "f"),
-    ),
+
+def _given(gender: str, *names: str) -> tuple[tuple[str, str], ...]:
+    return tuple((name, gender) for name in names)
+
+
+# (first name, gender) and surnames per culture
+FIRST_NAMES: Final = {
+    "zh": _given("m", "Wei", "Lei", "Jun", "Yong", "Jie", "Tao", "Qiang", "Hao")
+    + _given("f", "Fang", "Jing", "Min", "Na", "Xiuying", "Yan", "Hui", "Ting"),
+    "en": _given("m", "James", "John", "Michael", "David", "Daniel", "Thomas")
+    + _given("f", "Emma", "Olivia", "Sarah", "Emily", "Jessica", "Hannah"),
+    "de": _given("m", "Lukas", "Jonas", "Felix", "Jürgen", "Stefan", "Maximilian")
+    + _given("f", "Anna", "Lena", "Sophie", "Julia", "Sabine", "Jana"),
+    "es": _given("m", "José", "Javier", "Carlos", "Pablo", "Alejandro", "Manuel")
+    + _given("f", "María", "Lucía", "Carmen", "Sofía", "Elena", "Paula"),
 }
-LAST_NAMES: Final[dict[str, tuple[str, ...]]] = {
-    "zh": (
-        "Wang",
-        "Li",
-        "Zhang",
-        "Liu",
-        "Chen",
-        "Yang",
-        "Huang",
-        "Zhao",
-        "Wu",
-        "Zhou",
-        "Xu",
-        "Sun",
-    ),
-    "en": (
-        "Smith",
-        "Johnson",
-        "Brown",
-        "Taylor",
-        "Miller",
-        "Wilson",
-        "Davis",
-        "Clark",
-        "Walker",
-        "Evans",
-    ),
-    "de": (
-        "Müller",
-        "Schmidt",
-        "Schneider",
-        "Fischer",
-        "Weber",
-        "Meyer",
-        "Wagner",
-        "Becker",
-        "Schäfer",
-        "Koch",
-    ),
-    "es": (
-        "García",
-        "Fernández",
-        "González",
-        "Rodríguez",
-        "López",
-        "Martínez",
-        "Sánchez",
-        "Pérez",
-        "Gómez",
-        "Martín",
-    ),
+LAST_NAMES: Final = {
+    "zh": ("Wang", "Li", "Zhang", "Liu", "Chen", "Yang", "Huang", "Zhao", "Wu", "Zhou", "Xu"),
+    "en": ("Smith", "Johnson", "Brown", "Taylor", "Miller", "Wilson", "Davis", "Clark", "Walker"),
+    "de": ("Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Schäfer"),
+    "es": ("García", "Fernández", "González", "Rodríguez", "López", "Martínez", "Sánchez"),
 }
 CULTURES: Final = tuple(FIRST_NAMES)
-POSTAL_LETTERS: Final = "ABDEFGHJLNPQRSTUWXYZ"  # letters used in British inward codes
-# Spelling of names inside e-mail addresses (ASCII only).
-ASCII: Final = str.maketrans(
-    {
-        "ä": "ae",
-        "ö": "oe",
-        "ü": "ue",
-        "ß": "ss",
-        "á": "a",
-        "é": "e",
-        "í": "i",
-        "ó": "o",
-        "ú": "u",
-        "ñ": "n",
-    }
+_ASCII: Final = str.maketrans(
+    {"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "á": "a", "é": "e", "í": "i", "ó": "o", "ú": "u"}
 )
+# each name as it is spelt inside e-mail addresses: lower-case ASCII
+EMAIL_NAMES: Final = {
+    name: name.lower().translate(_ASCII)
+    for name in [name for names in LAST_NAMES.values() for name in names]
+    + [name for names in FIRST_NAMES.values() for name, _ in names]
+}
 DOMAINS: Final = ("example.com", "example.org", "example.net", "mail.example.com")
 CN_MOBILE_PREFIXES: Final = ("138", "139", "135", "136", "150", "158", "177", "186", "188")
+POSTAL_LETTERS: Final = "ABDEFGHJLNPQRSTUWXYZ"  # letters allowed in British inward codes
 
-OCCUPATIONS: Final = weighted(
-    {
-        "": 30,
-        "engineer": 8,
-        "teacher": 6,
-        "nurse": 5,
-        "designer": 4,
-        "student": 10,
-        "retired": 12,
-        "manager": 9,
-        "sales": 8,
-        "self_employed": 8,
-    }
-)
+# fmt: off
+OCCUPATIONS: Final = weighted({
+    "": 30, "engineer": 8, "teacher": 6, "nurse": 5, "designer": 4, "student": 10,
+    "retired": 12, "manager": 9, "sales": 8, "self_employed": 8,
+})
+# fmt: on
 INCOME_BANDS: Final = weighted({"low": 20, "middle": 35, "upper_middle": 20, "high": 10, "": 15})
-COMPANY_WORDS: Final = (
-    "Bluepeak",
-    "Northwind",
-    "Sunrise",
-    "Evergreen",
-    "Silverline",
-    "Harbor",
-    "Lotus",
-    "Summit",
-    "Redwood",
-    "Jade",
-)
-COMPANY_SUFFIXES: Final = {
-    "CN": "Trading Co., Ltd.",
-    "US": "Inc.",
-    "DE": "GmbH",
-    "GB": "Ltd",
-    "ES": "S.L.",
-}
-INDUSTRIES: Final = (
-    "retail",
-    "manufacturing",
-    "software",
-    "healthcare",
-    "logistics",
-    "hospitality",
-    "finance",
-    "education",
-)
+COMPANY_WORDS: Final = ("Bluepeak", "Northwind", "Sunrise", "Evergreen", "Silverline", "Harbor")
+COMPANY_SUFFIXES: Final = {"CN": "Co., Ltd.", "US": "Inc.", "DE": "GmbH", "GB": "Ltd", "ES": "S.L."}
+INDUSTRIES: Final = ("retail", "manufacturing", "software", "healthcare", "logistics", "finance")
 COMPANY_SIZES: Final = weighted({"1-9": 50, "10-49": 30, "50-249": 15, "250+": 5})
 CONTACT_ROLES: Final = ("owner", "purchasing", "marketing", "finance", "operations", "it")
 LOYALTY_TIERS: Final = weighted({"": 70, "silver": 20, "gold": 10})
@@ -348,33 +173,39 @@ CONSENT_MAIL: Final = weighted({"yes": 60, "no": 5, "": 35})
 CONSENT_CALL: Final = weighted({"yes": 20, "no": 10, "": 70})
 
 CHANNELS: Final = weighted({"web": 45, "app": 25, "store": 22, "phone": 8})
-CATEGORIES: Final = (
-    "electronics",
-    "home",
-    "fashion",
-    "beauty",
-    "sports",
-    "books",
-    "toys",
-    "grocery",
-)
+CATEGORIES: Final = ("electronics", "home", "fashion", "beauty", "sports", "books", "toys", "food")
 BRANDS: Final = ("Aurora", "Borealis", "Cobalt", "Dune", "Ember", "Fjord")
 QUANTITIES: Final = weighted({"1": 60, "2": 22, "3": 10, "4": 5, "5": 3})
 
+# Each bad row is invalid in exactly one of these ways, in rotation.
+BAD_CUSTOMER_VALUES: Final = (
+    ("email", "not-an-email"),
+    ("phone", "12345"),
+    ("birth_date", "1985-13-45"),
+    ("timezone", "Mars/Olympus"),
+    ("updated_at", "yesterday"),
+)
+BAD_ORDER_VALUES: Final = (
+    ("amount", "abc"),
+    ("ordered_at", "2025-02-30T10:00:00Z"),
+    ("customer_id", "C9999999X"),
+    ("quantity", "0"),
+)
+
 
 @cache
-def street_lines(code: str) -> tuple[str, ...]:
+def street_lines(country: str) -> tuple[str, ...]:
     """Every first address line of a country (streets times house numbers 1-199)."""
-    streets = COUNTRY_BY_CODE[code].streets
+    streets = COUNTRY_BY_CODE[country].streets
     return tuple(street.format(n=number) for street in streets for number in range(1, 200))
 
 
 @cache
-def second_lines(code: str) -> tuple[str, ...]:
+def second_lines(country: str) -> tuple[str, ...]:
     """Second address lines of a country, four in five of them empty."""
     lines = tuple(
         line.format(a=a, b=b, c=c)
-        for line in COUNTRY_BY_CODE[code].line2
+        for line in COUNTRY_BY_CODE[country].line2
         for a, b, c in product(range(1, 10), range(1, 5), "ABCD")
     )
     return lines + ("",) * (4 * len(lines))
@@ -383,7 +214,32 @@ def second_lines(code: str) -> tuple[str, ...]:
 @cache
 def postal_codes(template: str) -> tuple[str, ...]:
     """Every code a postal template allows."""
-    choices = (
-        "0123456789" if ch == "#" else POSTAL_LETTERS if ch == "@" else ch for ch in template
-    )
+    choices = ("0123456789" if c == "#" else POSTAL_LETTERS if c == "@" else c for c in template)
     return tuple("".join(chars) for chars in product(*choices))
+
+
+def phone(pick: Callable[[str | Sequence[str]], str], country: str, area: str, code: int) -> str:
+    """A valid number in one of the country's usual spellings; `code` gives the digits."""
+    tail = f"{code % 100_000_000:08d}"
+    if country == "CN":  # mobile, often without +86: the importer's default region is CN
+        prefix, style = pick(CN_MOBILE_PREFIXES), pick("aaaaabbbbc")
+        if style == "a":
+            return f"+86 {prefix} {tail[:4]} {tail[4:]}"
+        return f"{prefix}-{tail[:4]}-{tail[4:]}" if style == "b" else prefix + tail
+    if country == "US":  # the 555 exchange
+        return f"+1 ({area}) 555-{tail[4:]}" if pick("aaab") == "a" else f"+1 {area}-555-{tail[4:]}"
+    if country == "ES":  # mobile
+        return f"+34 6{tail[:2]} {tail[2:5]} {tail[5:]}"
+    if country == "DE":
+        return f"+49 {area} {pick('23456789')}{tail[1:]}"
+    if area == "20":  # London
+        return f"+44 20 {pick('378')}{tail[1:4]} {tail[4:]}"
+    return f"+44 {area} {pick('23456789')}{tail[2:4]} {tail[4:]}"
+
+
+def other_spelling(number: str) -> str:
+    """The same number written another way: spaced -> E.164, CN national <-> E.164."""
+    digits = "".join(ch for ch in number if ch.isdigit())
+    if not number.startswith("+"):
+        return "+86" + digits
+    return "+" + digits if " " in number else f"{digits[2:5]}-{digits[5:9]}-{digits[9:]}"

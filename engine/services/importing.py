@@ -15,7 +15,7 @@ from datetime import datetime
 from itertools import islice
 
 from engine.core.counts import ImportCounts, ImportSummary
-from engine.core.customers import CustomerRecord, ParseOptions, Source, parse_customer
+from engine.core.customers import CustomerParser, CustomerRecord, ParseOptions, Source
 from engine.core.dedup import plan_batch
 from engine.core.normalize import Invalid
 from engine.core.orders import REQUIRED, OrderOptions, OrderRecord, parse_order
@@ -86,13 +86,14 @@ def import_customers(
         now=now,
     )
     tally = _Tally()
+    parse = CustomerParser(mapping, options)
     for chunk in _chunks(table.rows(), batch_size):
         records: list[CustomerRecord] = []
         for line, row, problem in chunk:
             try:
                 if problem:
                     raise Invalid(problem)
-                records.append(parse_customer(line, row, mapping, options))
+                records.append(parse(line, row))
             except Invalid as exc:
                 tally.reject(rejects, line, row, str(exc))
         known = store.lookup(
