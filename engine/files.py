@@ -12,12 +12,12 @@ import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from engine.errors import InputFileError
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-RawRow = tuple[int, dict[str, str], str | None]
+RawRow = tuple[int, list[str], str | None]  # line, cells in header order, problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,11 +30,13 @@ class CsvFile:
     lines: int  # physical lines after the header: the row count, near enough for progress
 
     def rows(self) -> Iterator[RawRow]:
-        """Each record as (line, cells by column, problem); line 1 is the header.
+        """Each record as (line, cells in header order, problem); line 1 is the header.
 
-        `problem` is set for a record with more cells than the header has
-        columns: its data cannot be placed, so it must be rejected, not cut.
+        Short records are padded with empty cells. `problem` is set for a
+        record with more cells than the header has columns: its data cannot be
+        placed, so it must be rejected, not cut.
         """
+        width = len(self.header)
         with self.path.open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle)
             try:
@@ -43,9 +45,11 @@ class CsvFile:
                 for values in reader:
                     if any(values):
                         problem = None
-                        if len(values) > len(self.header):
-                            problem = f"{len(values)} cells but the header has {len(self.header)}"
-                        yield line, dict(zip(self.header, values, strict=False)), problem
+                        if len(values) > width:
+                            problem = f"{len(values)} cells but the header has {width}"
+                        elif len(values) < width:
+                            values += [""] * (width - len(values))
+                        yield line, values, problem
                     line = reader.line_num + 1
             except (UnicodeDecodeError, csv.Error) as exc:
                 raise InputFileError(f"{self.path}:{line}: cannot read CSV: {exc}") from exc
@@ -88,17 +92,15 @@ class RejectsFile:
         self.header = tuple(header)
         self.count = 0
         self._handle: IO[str] | None = None
-        self._writer: csv.DictWriter[str] | None = None
+        self._writer: Any = None
 
-    def reject(self, line: int, row: dict[str, str], reason: str) -> None:
+    def reject(self, line: int, cells: Sequence[str], reason: str) -> None:
         if self._writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._handle = self.path.open("w", encoding="utf-8", newline="")
-            fields = ["line", "reason", *self.header]
-            self._writer = csv.DictWriter(self._handle, fields, extrasaction="ignore")
-            self._writer.writeheader()
-        cells = {key: safe_cell(value or "") for key, value in row.items()}
-        self._writer.writerow({**cells, "line": str(line), "reason": safe_cell(reason)})
+            self._writer = csv.writer(self._handle)
+            self._writer.writerow(["line", "reason", *self.header])
+        self._writer.writerow([line, safe_cell(reason), *(safe_cell(cell) for cell in cells)])
         self.count += 1
 
     @property

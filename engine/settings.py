@@ -39,6 +39,7 @@ class TrustSettings(Frozen):
 class ImportSettings(Frozen):
     default_region: str = "CN"
     batch_size: Annotated[int, Field(ge=100, le=100_000)] = 5000
+    workers: Annotated[int, Field(ge=0, le=64)] = 0  # parser processes; 0 = one per CPU core
     date_formats: tuple[str, ...] = ("%Y-%m-%d", "%d.%m.%Y", "%Y/%m/%d")
     rejects_dir: Path = Path("var/rejects")
     trust: TrustSettings = TrustSettings()

@@ -369,3 +369,24 @@ def test_a_file_without_identifying_columns_is_refused(adapters: Adapters, tmp_p
     with pytest.raises(InputFileError, match="no identifying column"):
         load_customers(adapters, path)
     assert rows(adapters, "customers") == []
+
+
+def test_parsing_in_worker_processes_gives_the_same_result(
+    adapters: Adapters, tmp_path: Path
+) -> None:
+    data = [
+        [f"K{i}", "", "", f"p{i // 5}@example.com", "", f"Ort{i}", "", "", "", "yes", ""]
+        for i in range(300)
+    ] + [["K999", "", "", "broken", "", "", "", "", "", "", ""]]
+    path = write_csv(tmp_path / "c.csv", HEADER, data)
+    object.__setattr__(adapters.settings.imports, "batch_size", 100)
+    object.__setattr__(adapters.settings.imports, "workers", 2)  # 301 rows > 2 batches: a pool
+    pooled = load_customers(adapters, path)
+    assert (pooled.counts.read, pooled.counts.inserted, pooled.counts.merged) == (301, 60, 240)
+    assert [r["line"] for r in read_rejects(pooled.rejects_path)] == ["302"]
+    object.__setattr__(adapters.settings.imports, "workers", 1)  # the same file, in-process
+    again = load_customers(adapters, path, now=NOW + timedelta(days=1))
+    assert (again.counts.inserted, again.counts.merged, again.counts.unchanged) == (0, 0, 300)
+    customers = rows(adapters, "customers")
+    assert len(customers) == 60
+    assert customers[-1]["city"] == "Ort299"  # the last row of a person wins

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -19,7 +23,7 @@ from engine.core.orders import OrderOptions
 from engine.files import CsvFile, RejectsFile, open_csv
 from engine.services.importing import FileInfo, import_customers, import_orders
 from engine.services.ports import Progress
-from engine.settings import CUSTOMER_FIELDS, ORDER_FIELDS
+from engine.settings import CUSTOMER_FIELDS, ORDER_FIELDS, ImportSettings
 
 MAP_HELP = "Column mapping FIELD=COLUMN (repeatable); overrides imports.*_columns in config."
 
@@ -123,7 +127,9 @@ def import_customer_file(
     """Import one customer CSV with a progress bar and a report."""
     settings = adapters.settings.imports
 
-    def run(table: CsvFile, info: FileInfo, sink: RejectsFile, progress: Progress) -> ImportSummary:
+    def run(
+        table: CsvFile, info: FileInfo, sink: RejectsFile, progress: Progress, pool: Executor | None
+    ) -> ImportSummary:
         return import_customers(
             table,
             info,
@@ -136,6 +142,7 @@ def import_customer_file(
             rejects=sink,
             now=now,
             progress=progress,
+            executor=pool,
         )
 
     label = f"customers from {file.name} ({source.name})"
@@ -157,7 +164,9 @@ def import_order_file(
     settings = adapters.settings
     options = OrderOptions(settings.currency.base, settings.currency.rates, adapters.zone, now)
 
-    def run(table: CsvFile, info: FileInfo, sink: RejectsFile, progress: Progress) -> ImportSummary:
+    def run(
+        table: CsvFile, info: FileInfo, sink: RejectsFile, progress: Progress, pool: Executor | None
+    ) -> ImportSummary:
         return import_orders(
             table,
             info,
@@ -171,12 +180,13 @@ def import_order_file(
             rejects=sink,
             now=now,
             progress=progress,
+            executor=pool,
         )
 
     return _import_file(adapters, console, file, f"orders from {file.name}", rejects, now, run)
 
 
-Runner = Callable[[CsvFile, FileInfo, RejectsFile, Progress], ImportSummary]
+Runner = Callable[[CsvFile, FileInfo, RejectsFile, Progress, Executor | None], ImportSummary]
 
 
 def _import_file(
@@ -195,12 +205,31 @@ def _import_file(
     sink = RejectsFile(rejects or default, table.header)
     started = time.perf_counter()
     try:
-        with row_progress(console, label, table.lines) as progress:
-            summary = run(table, FileInfo(str(file), table.sha256), sink, progress)
+        with (
+            parser_pool(adapters.settings.imports, table.lines) as pool,
+            row_progress(console, label, table.lines) as progress,
+        ):
+            summary = run(table, FileInfo(str(file), table.sha256), sink, progress, pool)
     finally:
         sink.close()
     import_report(console, label, summary, time.perf_counter() - started)
     return summary
+
+
+@contextmanager
+def parser_pool(settings: ImportSettings, rows: int) -> Iterator[Executor | None]:
+    """Worker processes that parse batches while this process writes to the database.
+
+    Only for files of more than two batches (starting workers costs a moment);
+    `imports.workers` = 1 keeps all parsing in this process.
+    """
+    workers = settings.workers or os.cpu_count() or 1
+    if workers <= 1 or rows <= 2 * settings.batch_size:
+        yield None
+        return
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
+        yield pool
 
 
 def parse_source(spec: str, trust: int | None, adapters: Adapters) -> Source:

@@ -9,7 +9,7 @@ tier the newer record wins), and a lower-ranked record still fills blanks.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -90,27 +90,31 @@ class CustomerRecord:
 
 
 class CustomerParser:
-    """Validates the rows of one customer file (mapping resolved once, not per row)."""
+    """Validates the rows of one customer file; columns are resolved once, not per row."""
 
-    def __init__(self, mapping: Mapping[str, str], options: ParseOptions) -> None:
+    def __init__(
+        self, mapping: Mapping[str, str], header: Sequence[str], options: ParseOptions
+    ) -> None:
         self.options = options
-        self.columns = tuple(mapping.items())
-        self.mapped = frozenset(mapping.values())
+        where = {column: index for index, column in enumerate(header)}
+        self.fields = tuple((f, where[c]) for f, c in mapping.items() if c in where)
+        mapped = set(mapping.values())
+        self.extras = tuple((c, i) for i, c in enumerate(header) if c and c not in mapped)
 
-    def __call__(self, line: int, row: Mapping[str, str]) -> CustomerRecord:
-        """One CSV row (keyed by column) as a record; raises `normalize.Invalid`."""
-        value = {name: text.strip() for name, column in self.columns if (text := row.get(column))}
+    def __call__(self, line: int, cells: Sequence[str]) -> CustomerRecord:
+        """One row (cells in header order) as a record; raises `normalize.Invalid`."""
+        value = {name: text.strip() for name, index in self.fields if (text := cells[index])}
         profile: dict[str, Value] = {}
         phone_zone = None
         for name in PROFILE_FIELDS:
-            if not (text := value.get(name)):
+            if not (raw := value.get(name)):
                 continue
             if name == "phone":
                 profile[name], phone_zone = normalize.phone_and_zone(
-                    text, self.options.default_region
+                    raw, self.options.default_region
                 )
             else:
-                profile[name] = _convert(name, text, self.options)
+                profile[name] = _convert(name, raw, self.options)
         if "email" not in profile and "phone" not in profile and not value.get("external_id"):
             raise normalize.Invalid("row has no external_id, email or phone to identify the person")
         if phone_zone and "timezone" not in profile:
@@ -121,10 +125,7 @@ class CustomerParser:
             if granted is not None:
                 consents[channel] = granted
         as_of = value.get("updated_at")
-        mapped = self.mapped
-        attributes = {
-            k: v.strip() for k, v in row.items() if v and k not in mapped and k and v.strip()
-        }
+        attributes = {c: text for c, i in self.extras if (text := cells[i].strip())}
         return CustomerRecord(
             line=line,
             source_ref=value.get("external_id", ""),
@@ -138,8 +139,8 @@ class CustomerParser:
 def parse_customer(
     line: int, row: Mapping[str, str], mapping: Mapping[str, str], options: ParseOptions
 ) -> CustomerRecord:
-    """Validate one CSV row with a one-off parser (tests, single rows)."""
-    return CustomerParser(mapping, options)(line, row)
+    """Validate one row given as a column -> cell mapping (single rows, tests)."""
+    return CustomerParser(mapping, tuple(row), options)(line, list(row.values()))
 
 
 def _convert(name: str, text: str, options: ParseOptions) -> Value:
@@ -172,7 +173,6 @@ class Customer:
     data_as_of: datetime
     source_name: str = ""
     external_id: str | None = None  # our own customer number, from an internal source
-    changed: bool = False
 
 
 def merge(customer: Customer, record: CustomerRecord, source: Source, now: datetime) -> bool:
@@ -192,7 +192,6 @@ def merge(customer: Customer, record: CustomerRecord, source: Source, now: datet
         customer.trust, changed = source.trust, True
     if source.origin is Origin.INTERNAL and record.source_ref and not customer.external_id:
         customer.external_id, changed = record.source_ref, True
-    customer.changed |= changed
     return changed
 
 
@@ -217,5 +216,4 @@ def new_customer(record: CustomerRecord, source: Source, now: datetime) -> Custo
         data_as_of=record.as_of or now,
         source_name=source.name,
         external_id=(record.source_ref or None) if source.origin is Origin.INTERNAL else None,
-        changed=True,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -37,35 +37,62 @@ class OrderRecord:
     brand: str | None
 
 
+class OrderParser:
+    """Validates the rows of one orders file; columns are resolved once, not per row."""
+
+    def __init__(
+        self, mapping: Mapping[str, str], header: Sequence[str], options: OrderOptions
+    ) -> None:
+        where = {column: index for index, column in enumerate(header)}
+        self.index = {field: where.get(column, -1) for field, column in mapping.items()}
+        self.options = options
+
+    def _cell(self, cells: Sequence[str], field: str) -> str:
+        index = self.index.get(field, -1)
+        return cells[index].strip() if index >= 0 else ""
+
+    def __call__(self, line: int, cells: Sequence[str]) -> OrderRecord:
+        """One row (cells in header order) as a record; raises `normalize.Invalid`."""
+        cell, options = self._cell, self.options
+        order_ref, customer_ref = cell(cells, "order_id"), cell(cells, "customer_id")
+        ordered_raw, amount = cell(cells, "ordered_at"), cell(cells, "amount")
+        missing = [
+            name
+            for name, text in zip(
+                REQUIRED, (order_ref, customer_ref, ordered_raw, amount), strict=True
+            )
+            if not text
+        ]
+        if missing:
+            raise normalize.Invalid(f"missing {', '.join(missing)}")
+        ordered_at = normalize.instant(ordered_raw, options.default_zone)
+        if ordered_at > options.now:
+            raise normalize.Invalid(f"ordered_at {ordered_raw!r} is in the future")
+        currency = (cell(cells, "currency") or options.base_currency).upper()
+        rate = Decimal(1) if currency == options.base_currency else options.rates.get(currency)
+        if rate is None:
+            raise normalize.Invalid(
+                f"currency {currency!r} has no exchange rate to {options.base_currency} in config"
+            )
+        cents = normalize.cents(amount)
+        quantity = cell(cells, "quantity")
+        return OrderRecord(
+            line=line,
+            order_ref=order_ref,
+            customer_ref=customer_ref,
+            ordered_at=ordered_at,
+            amount_cents=cents,
+            currency=currency,
+            base_amount_cents=cents if rate == 1 else int((cents * rate).to_integral_value()),
+            quantity=normalize.count(quantity) if quantity else 1,
+            channel=cell(cells, "channel") or None,
+            category=cell(cells, "category") or None,
+            brand=cell(cells, "brand") or None,
+        )
+
+
 def parse_order(
     line: int, row: Mapping[str, str], mapping: Mapping[str, str], options: OrderOptions
 ) -> OrderRecord:
-    """Validate one CSV row of an orders file; raises `normalize.Invalid`."""
-    value = {name: (row.get(column) or "").strip() for name, column in mapping.items()}
-    missing = [name for name in REQUIRED if not value.get(name)]
-    if missing:
-        raise normalize.Invalid(f"missing {', '.join(missing)}")
-    ordered_at = normalize.instant(value["ordered_at"], options.default_zone)
-    if ordered_at > options.now:
-        raise normalize.Invalid(f"ordered_at {value['ordered_at']!r} is in the future")
-    currency = (value.get("currency") or options.base_currency).upper()
-    rate = Decimal(1) if currency == options.base_currency else options.rates.get(currency)
-    if rate is None:
-        raise normalize.Invalid(
-            f"currency {currency!r} has no exchange rate to {options.base_currency} in config"
-        )
-    cents = normalize.cents(value["amount"])
-    quantity = value.get("quantity")
-    return OrderRecord(
-        line=line,
-        order_ref=value["order_id"],
-        customer_ref=value["customer_id"],
-        ordered_at=ordered_at,
-        amount_cents=cents,
-        currency=currency,
-        base_amount_cents=int((cents * rate).to_integral_value()),
-        quantity=normalize.count(quantity) if quantity else 1,
-        channel=value.get("channel") or None,
-        category=value.get("category") or None,
-        brand=value.get("brand") or None,
-    )
+    """Validate one row given as a column -> cell mapping (single rows, tests)."""
+    return OrderParser(mapping, tuple(row), options)(line, list(row.values()))

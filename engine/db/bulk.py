@@ -11,21 +11,19 @@ so rows written either way read back the same.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, date, datetime
-from functools import lru_cache
 from typing import Any
 
 from psycopg.types.json import Jsonb
 from sqlalchemy import Connection
 
 SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"  # what sqlalchemy's SQLite DateTime stores
-PLAIN = frozenset({str, int, float, bool, type(None)})  # passed to every driver as they are
 
 
-@lru_cache(maxsize=4096)  # the batch's `now` repeats on every row
 def _sqlite_datetime(value: datetime) -> str:
-    return value.astimezone(UTC).strftime(SQLITE_DATETIME)
+    # isoformat is the C fast path; with microseconds it matches SQLITE_DATETIME.
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _sqlite_value(value: Any) -> Any:
@@ -34,20 +32,31 @@ def _sqlite_value(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, dict):
-        return json.dumps(value)
+        return json.dumps(value) if value else "{}"
     return value
 
 
 def _postgres_value(value: Any) -> Any:
-    return Jsonb(value) if isinstance(value, dict) else value
+    return Jsonb(value) if isinstance(value, dict) else value  # psycopg adapts the rest
 
 
 def insert_many(
-    conn: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    conn: Connection,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    typed: Collection[str],
 ) -> None:
-    """INSERT `rows` (tuples in `columns` order): COPY on PostgreSQL, executemany on SQLite."""
+    """INSERT `rows` (tuples in `columns` order): COPY on PostgreSQL, executemany on SQLite.
+
+    `typed` names the columns that may hold datetimes, dates or dicts; every
+    other value goes to the driver as it is (converting only where needed is
+    what keeps this path fast).
+    """
     if not rows:
         return
+    rows = _converted(conn, columns, rows, typed)
     if conn.dialect.name == "postgresql":
         _copy(conn, table, columns, rows)
         return
@@ -56,7 +65,12 @@ def insert_many(
 
 
 def update_many(
-    conn: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    conn: Connection,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    typed: Collection[str],
 ) -> None:
     """UPDATE `table` SET `columns` WHERE id = the last value of each row tuple.
 
@@ -65,6 +79,7 @@ def update_many(
     """
     if not rows:
         return
+    rows = _converted(conn, (*columns, "id"), rows, typed)
     if conn.dialect.name != "postgresql":
         sets = ", ".join(f"{column} = ?" for column in columns)
         _execute_many(conn, f"UPDATE {table} SET {sets} WHERE id = ?", rows)
@@ -80,24 +95,45 @@ def update_many(
     conn.exec_driver_sql(f"UPDATE {table} t SET {sets} FROM {staged} s WHERE t.id = s.id")
 
 
+def _converted(
+    conn: Connection, columns: Sequence[str], rows: Sequence[Sequence[Any]], typed: Collection[str]
+) -> Sequence[Sequence[Any]]:
+    convert = _sqlite_value if conn.dialect.name == "sqlite" else _postgres_value
+    slots = [index for index, column in enumerate(columns) if column in typed]
+    if not slots:
+        return rows
+    # Rows of a batch share objects (its `now`, empty attribute dicts): convert
+    # each object once. Keyed by id(), valid while `rows` keeps them alive.
+    done: dict[int, Any] = {}
+    out = []
+    for row in rows:
+        values = list(row)
+        for index in slots:
+            value = values[index]
+            if value is not None:
+                key = id(value)
+                if key not in done:
+                    done[key] = convert(value)
+                values[index] = done[key]
+        out.append(values)
+    return out
+
+
 def _copy(
     conn: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> None:
-    plain = PLAIN
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row([v if type(v) in plain else _postgres_value(v) for v in row])
+                copy.write_row(row)
     finally:
         cursor.close()
 
 
 def _execute_many(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-    plain = PLAIN
-    params = [tuple(v if type(v) in plain else _sqlite_value(v) for v in row) for row in rows]
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.executemany(sql, params)
+        cursor.executemany(sql, rows)
     finally:
         cursor.close()

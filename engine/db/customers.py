@@ -38,6 +38,8 @@ LINK_COLUMNS = (
     "import_batch_id",
     "first_seen_at",
 )
+# Columns that hold dates, datetimes or JSON (converted for the driver).
+TYPED = ("birth_date", "attributes", "data_as_of", "created_at", "updated_at")
 CONSENT_COLUMNS = ("customer_id", "channel", "status", "recorded_at", "source", "evidence")
 
 
@@ -89,6 +91,7 @@ class SqlCustomerStore:
                     "customers",
                     (*ROW_COLUMNS, "updated_at"),
                     [(*_row(c), now, c.id) for c in plan.updated],
+                    typed=TYPED,
                 )
             if plan.created:
                 ids = _insert_customers(
@@ -105,6 +108,7 @@ class SqlCustomerStore:
                         (c.id, source.name, source.origin.value, ref, source.trust, batch_id, now)
                         for c, ref, _line in plan.links
                     ],
+                    typed=("first_seen_at",),
                 )
             if plan.consents:
                 bulk.insert_many(
@@ -122,6 +126,7 @@ class SqlCustomerStore:
                         )
                         for change in plan.consents
                     ],
+                    typed=("recorded_at",),
                 )
 
 
@@ -139,10 +144,14 @@ def _insert_customers(conn: Connection, rows: list[tuple[Any, ...]]) -> list[int
     if conn.dialect.name == "postgresql":
         ids = list(conn.execute(NEXT_IDS, {"n": len(rows)}).scalars())
         bulk.insert_many(
-            conn, "customers", ("id", *columns), [(i, *r) for i, r in zip(ids, rows, strict=True)]
+            conn,
+            "customers",
+            ("id", *columns),
+            [(i, *r) for i, r in zip(ids, rows, strict=True)],
+            typed=TYPED,
         )
         return ids
-    bulk.insert_many(conn, "customers", columns, rows)
+    bulk.insert_many(conn, "customers", columns, rows, typed=TYPED)
     last = int(conn.execute(select(func.max(C.c.id))).scalar_one())
     return list(range(last - len(rows) + 1, last + 1))
 

@@ -62,7 +62,8 @@ class Customer(Base):
 
     __tablename__ = "customers"
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    external_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    # Looked up through customer_sources (source, ref), which is indexed.
+    external_id: Mapped[str | None] = mapped_column(String(100))
     first_name: Mapped[str | None] = mapped_column(String(200))
     last_name: Mapped[str | None] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(320), index=True)
@@ -83,7 +84,7 @@ class Customer(Base):
     industry: Mapped[str | None] = mapped_column(String(100))
     company_size: Mapped[str | None] = mapped_column(String(32))
     contact_role: Mapped[str | None] = mapped_column(String(100))
-    household_key: Mapped[str | None] = mapped_column(String(100), index=True)
+    household_key: Mapped[str | None] = mapped_column(String(100))
     origin: Mapped[str] = mapped_column(String(16))  # internal | external (best of its sources)
     source_name: Mapped[str] = mapped_column(String(100))  # the source that created it
     import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
@@ -100,7 +101,7 @@ class CustomerSource(Base):
 
     __tablename__ = "customer_sources"
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     source_name: Mapped[str] = mapped_column(String(100))
     origin: Mapped[str] = mapped_column(String(16))
     source_ref: Mapped[str] = mapped_column(String(100), default="")  # '' when the row had none
@@ -117,6 +118,7 @@ class CustomerSource(Base):
             sqlite_where=text("source_ref <> ''"),
             postgresql_where=text("source_ref <> ''"),
         ),
+        # Also the index for "the sources of this customer" (leading column).
         UniqueConstraint("customer_id", "source_name", "source_ref", name="uq_customer_sources"),
     )
 
@@ -195,6 +197,6 @@ class CustomerMetrics(Base):
     r_score: Mapped[int | None]
     f_score: Mapped[int | None]
     m_score: Mapped[int | None]
-    rfm_segment: Mapped[str | None] = mapped_column(String(32), index=True)
-    lifecycle: Mapped[str] = mapped_column(String(16), index=True)
+    rfm_segment: Mapped[str | None] = mapped_column(String(32))
+    lifecycle: Mapped[str] = mapped_column(String(16))
     value_tier: Mapped[str | None] = mapped_column(String(16))

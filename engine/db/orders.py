@@ -106,4 +106,5 @@ def _stage(conn: Connection, records: list[OrderRecord]) -> None:
             )
             for r in records
         ],
+        typed=("ordered_at",),
     )

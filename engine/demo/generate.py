@@ -1,37 +1,27 @@
 """Seeded, streaming demo data: own customers, a bought prospect list and orders.
 
-`campaign demo` and the import benchmark feed these rows through the normal CSV
-imports, so the data is shaped to exercise every step of the pipeline:
+The rows go through the normal CSV imports, so they are shaped to show each step:
+merge (about 2 % of own customers come again as a second CRM record, "C9...", with
+the e-mail in other letter case or only the phone, spelt otherwise; about 20 % of the
+bought list are existing customers), rejects (about 0.5 % of the rows of every file
+are invalid in exactly one clear way, under ids no good row uses) and lifecycle
+(12 % never order; the others have a skewed number of orders, about 3 per customer
+overall, with last orders spread over active, at-risk, lapsed and lost).
 
-* merge: about 2 % of own customers appear again, later in the stream, as
-  another CRM record ("C9..." id) with the e-mail in other letter case, or
-  without e-mail and with the phone written another way, and with some gaps
-  filled; about 20 % of the bought list ("L..." ids) are existing customers
-  with the e-mail recased or padded and sometimes another address;
-* rejects: about 0.5 % of the rows of every file are invalid in exactly one
-  clear way, under ids that no good row uses ("C8..." for customers);
-* lifecycle: 12 % of customers never order, the others have a skewed number of
-  orders (about 3 per customer overall) and last orders spread so that new,
-  active, at-risk, lapsed and lost customers all occur.
-
-Output is a pure function of (shape, now): identities come from a hash of
-(seed, index), everything else from `random.Random` instances seeded per block
-of customers, never from the clock or the global generator, so runs are
-byte-identical across processes. Rows are yielded one at a time and at most
-one block of customers is remembered, so memory is constant at any size.
+Output is a pure function of (shape, now): identities come from a hash of (seed,
+index), everything else from `random.Random` instances seeded per block of
+customers, never from the clock or the global generator. Rows are yielded one at a
+time and at most one block of customers is held, so memory is constant at any size.
 """
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import math
 import random
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
-from statistics import NormalDist
 from typing import Final, NamedTuple, TypeVar
 
 from engine.demo import names as n
@@ -57,7 +47,6 @@ _DAY: Final = 86_400
 _YEAR: Final = 31_557_600  # 365.25 days
 _UPDATES: Final = 3 * _YEAR  # how far back updated_at goes
 _EPOCH: Final = date(1970, 1, 1).toordinal()
-_MULT: Final = 2_654_435_761  # coprime to 10: serial -> serial * _MULT mod 10**k is one-to-one
 _LIST_FIELDS: Final = frozenset(CUSTOMER_COLUMNS[:11]) | {"income_band", "updated_at"}
 _NO_COMPANY: Final = {"company_name": "", "industry": "", "company_size": "", "contact_role": ""}
 _SOME_INCOME: Final = tuple(band for band in n.INCOME_BANDS if band)
@@ -67,10 +56,6 @@ _SOME_OCCUPATION: Final = tuple(job for job in n.OCCUPATIONS if job)
 _RECENCY: Final = ((0.55, 0, 180), (0.73, 180, 365), (0.88, 365, 730), (1.0, 730, 100_000))
 _RATE: Final = (0.28, 1.0)  # log-normal orders per buyer and year (mu, sigma): ~3 per customer
 _MAX_ORDERS: Final = 300
-_AMOUNTS: Final = tuple(  # 1024 quantiles of a log-normal with median 60, clipped to 5..2000
-    f"{min(2000.0, max(5.0, math.exp(NormalDist(4.1, 0.9).inv_cdf((k + 0.5) / 1024)))):.2f}"
-    for k in range(1024)
-)
 _HH_MM: Final = tuple(f"{minute // 60:02d}:{minute % 60:02d}" for minute in range(1440))
 _SS: Final = tuple(f"{second:02d}" for second in range(60))
 
@@ -80,12 +65,8 @@ class DemoShape:
     """How much data to generate and from which seed."""
 
     customers: int = 10_000  # own customers (internal source)
-    prospects: int = (
-        1_500  # bought-list rows (external source), scaled with customers by the caller
-    )
-    duplicate_share: float = (
-        0.02  # share of internal rows repeated as the same person in another spelling
-    )
+    prospects: int = 1_500  # bought-list rows (external source); the caller scales it
+    duplicate_share: float = 0.02  # share of own customers with a second CRM record
     bad_row_share: float = 0.005  # share of rows (both files) that are deliberately invalid
     years: float = 3.0  # order history length before `now`
     seed: int = 42
@@ -100,38 +81,6 @@ class DemoShape:
 class _Clock(NamedTuple):
     ts: int  # `now` in whole seconds since the epoch; every generated instant is before it
     today: int  # ordinal of now's UTC date
-
-
-class _Address(NamedTuple):
-    line1: str
-    line2: str
-    postal: str
-    city: n.City
-    area: str  # landline area code, '' in mobile-only countries
-
-
-class _Person(NamedTuple):
-    first: str
-    last: str
-    gender: str
-    email: str
-    phone: str
-    country: n.Country
-    address: _Address
-    household: str
-
-
-class _Bits:
-    """Draws taken from one 256-bit hash, so an identity is a pure function of its key."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, key: str) -> None:
-        self._value = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=32).digest(), "big")
-
-    def pick(self, options: Sequence[T]) -> T:
-        self._value, index = divmod(self._value, len(options))
-        return options[index]
 
 
 def internal_customers(shape: DemoShape, now: datetime) -> Iterator[dict[str, str]]:
@@ -151,20 +100,20 @@ def orders(shape: DemoShape, now: datetime) -> Iterator[dict[str, str]]:
 
 def _internal_rows(shape: DemoShape, clock: _Clock) -> Iterator[dict[str, str]]:
     seed, second_ids, bad = shape.seed, itertools.count(1), itertools.count()
-    person: _Person | None = None
+    person: n.Person | None = None
     for block, start in enumerate(range(0, shape.customers, _BLOCK)):
         r = random.Random(f"{seed}:customers:{block}").random
         plan = _second_records(shape, block)
-        kept: dict[int, tuple[_Person, dict[str, str]]] = {}
+        kept: dict[int, tuple[n.Person, dict[str, str]]] = {}
         for i in range(start, min(start + _BLOCK, shape.customers)):
-            person = _internal_person(seed, i, person)
+            person = n.draw_customer(seed, i, person)
             row = _customer_row(r, person, f"C{i + 1:07d}", clock)
             if i in plan:
-                kept[i] = (person, row)
+                kept[i] = (person, dict(row))  # a copy: the caller may change the row it gets
             yield row
             if r() < shape.bad_row_share:
                 k = next(bad)
-                fresh = _person(_Bits(f"{seed}:bad:{k}"), seed, _bad_serial(shape, k), f"b{k + 1}")
+                fresh = _fresh_person(shape, k, "b")
                 yield _spoil(_customer_row(r, fresh, f"C8{k + 1:06d}", clock), k)
         for i in plan:
             yield _second_record(r, *kept[i], f"C9{next(second_ids):06d}", clock)
@@ -178,7 +127,7 @@ def _prospect_rows(shape: DemoShape, clock: _Clock) -> Iterator[dict[str, str]]:
             yield _prospect_row(r, *_prospect(shape, r, k), f"L{next(numbers):07d}", clock)
             if r() < shape.bad_row_share:
                 b = next(bad)
-                fresh = _person(_Bits(f"{seed}:bad-list:{b}"), seed, _bad_serial(shape, b) + 1, "")
+                fresh = _fresh_person(shape, b, "lb")
                 row = _prospect_row(
                     r, fresh, fresh.email, fresh.phone, f"L{next(numbers):07d}", clock
                 )
@@ -219,56 +168,23 @@ def _second_records(shape: DemoShape, block: int) -> dict[int, bool]:
     return plan
 
 
-def _bad_serial(shape: DemoShape, k: int) -> int:
-    """Phone serial of the k-th bad row: past every good customer and list entry."""
-    return shape.customers + shape.prospects + 2 * k
-
-
-def _internal_person(seed: int, i: int, previous: _Person | None = None) -> _Person:
-    """Own customer `i`; about 15 % share the household (and address) of customer i - 1."""
-    bits = _Bits(f"{seed}:customer:{i}")
-    head = None
-    if i > 0 and bits.pick(range(100)) < 15:
-        head = previous if previous is not None else _internal_person(seed, i - 1)
-    return _person(bits, seed, i, str(i + 1), head)
-
-
-def _person(
-    bits: _Bits, seed: int, serial: int, label: str, head: _Person | None = None
-) -> _Person:
-    """A person drawn from `bits`; `serial` makes the phone unique and `label` the e-mail."""
-    pick = bits.pick
-    country = head.country if head else n.COUNTRY_BY_CODE[pick(n.COUNTRY_TABLE)]
-    culture = country.culture if pick(range(20)) else pick(n.CULTURES)
-    first, gender = pick(n.FIRST_NAMES[culture])
-    last = head.last if head and pick(range(4)) else pick(n.LAST_NAMES[culture])
-    a, b = (last, first) if culture == "zh" else (first, last)
-    email = f"{n.EMAIL_NAMES[a]}.{n.EMAIL_NAMES[b]}.{label or serial}@{pick(n.DOMAINS)}"
-    if head:
-        address, household = head.address, head.household
-    else:
-        address, household = _address(bits, country), f"H{serial + 1:07d}"
-    phone = n.phone(pick, country.code, address.area, serial * _MULT + seed)
-    return _Person(first, last, gender, email, phone, country, address, household)
-
-
-def _address(bits: _Bits, country: n.Country) -> _Address:
-    pick = bits.pick
-    city = pick(country.cities)
-    line1, line2 = pick(n.street_lines(country.code)), pick(n.second_lines(country.code))
-    return _Address(line1, line2, pick(n.postal_codes(pick(city.postal))), city, pick(city.areas))
+def _fresh_person(shape: DemoShape, k: int, tag: str) -> n.Person:
+    """The person on the k-th bad row of a file: nobody who is on a good row."""
+    serial = shape.customers + shape.prospects + 2 * k + (tag != "b")  # unique phone digits
+    return n.draw_person(n.Bits(f"{shape.seed}:{tag}:{k}"), shape.seed, serial, f"{tag}{k + 1}")
 
 
 def _pick(r: Draw, options: Sequence[T]) -> T:
     return options[int(r() * len(options))]
 
 
-def _customer_row(r: Draw, person: _Person, external_id: str, clock: _Clock) -> dict[str, str]:
+def _customer_row(r: Draw, person: n.Person, external_id: str, clock: _Clock) -> dict[str, str]:
     address, city, country = person.address, person.address.city, person.country
     company = _NO_COMPANY
     if r() < 0.08:
+        suffix = n.COMPANY_SUFFIXES[country.code]
         company = {
-            "company_name": f"{person.last} {_pick(r, n.COMPANY_WORDS)} {n.COMPANY_SUFFIXES[country.code]}",
+            "company_name": f"{person.last} {_pick(r, n.COMPANY_WORDS)} {suffix}",
             "industry": _pick(r, n.INDUSTRIES),
             "company_size": _pick(r, n.COMPANY_SIZES),
             "contact_role": _pick(r, n.CONTACT_ROLES),
@@ -308,13 +224,13 @@ def _birth_date(r: Draw, clock: _Clock) -> str:
 
 
 def _second_record(
-    r: Draw, person: _Person, original: dict[str, str], external_id: str, clock: _Clock
+    r: Draw, person: n.Person, original: dict[str, str], external_id: str, clock: _Clock
 ) -> dict[str, str]:
     """The same person as another CRM record: e-mail/phone spelt otherwise, some gaps filled."""
     row = {**original, "external_id": external_id}
     row["updated_at"] = _iso(clock.ts - 1 - int(r() * _UPDATES))
     if r() < 0.7:
-        row["email"] = _recase(r, original["email"])
+        row["email"] = n.recase(original["email"], r() < 0.4)
         if r() < 0.5:
             row["phone"] = n.other_spelling(original["phone"])
     else:
@@ -332,11 +248,6 @@ def _second_record(
     return row
 
 
-def _recase(r: Draw, email: str) -> str:
-    local, _, domain = email.partition("@")
-    return f"{local.title()}@{domain.capitalize()}" if r() < 0.6 else email.upper()
-
-
 def _spoil(row: dict[str, str], k: int) -> dict[str, str]:
     """Make the k-th bad row invalid in one way, rotating over the kinds."""
     field, value = n.BAD_CUSTOMER_VALUES[k % len(n.BAD_CUSTOMER_VALUES)]
@@ -344,21 +255,23 @@ def _spoil(row: dict[str, str], k: int) -> dict[str, str]:
     return row
 
 
-def _prospect(shape: DemoShape, r: Draw, k: int) -> tuple[_Person, str, str]:
+def _prospect(shape: DemoShape, r: Draw, k: int) -> tuple[n.Person, str, str]:
     """List entry `k`: the person, and their e-mail and phone as the list spells them."""
     seed = shape.seed
     if shape.customers and r() < 0.2:  # already a customer
-        person = _internal_person(seed, int(r() * shape.customers))
+        person = n.draw_customer(seed, int(r() * shape.customers))
         if r() < 0.3:  # the list has an older or a newer address
-            person = person._replace(address=_address(_Bits(f"{seed}:moved:{k}"), person.country))
-        email = _recase(r, person.email) if r() < 0.5 else f"  {person.email} "
+            person = person._replace(
+                address=n.draw_address(n.Bits(f"{seed}:moved:{k}"), person.country)
+            )
+        email = n.recase(person.email, r() < 0.4) if r() < 0.5 else f"  {person.email} "
         return person, email, n.other_spelling(person.phone) if r() < 0.5 else ""
-    person = _person(_Bits(f"{seed}:list:{k}"), seed, shape.customers + k, f"l{k + 1}")
+    person = n.draw_person(n.Bits(f"{seed}:list:{k}"), seed, shape.customers + k, f"l{k + 1}")
     return person, person.email, person.phone if r() < 0.6 else ""
 
 
 def _prospect_row(
-    r: Draw, person: _Person, email: str, phone: str, external_id: str, clock: _Clock
+    r: Draw, person: n.Person, email: str, phone: str, external_id: str, clock: _Clock
 ) -> dict[str, str]:
     """A bought-list row: contact and postal fields only, mail consent for about half."""
     full = _customer_row(r, person, external_id, clock)
@@ -395,7 +308,7 @@ def _order_stream(
             "order_id": f"O{next(ids):09d}",
             "customer_id": customer,
             "ordered_at": _iso(ts),
-            "amount": _pick(r, _AMOUNTS),
+            "amount": _pick(r, n.AMOUNTS),
             "currency": "CNY" if r() < 0.9 else "USD",
             "quantity": _pick(r, n.QUANTITIES),
             "channel": _pick(r, n.CHANNELS),

@@ -1,16 +1,24 @@
-"""Word lists and spellings for the demo data (no real people, no real e-mail domains).
+"""Who the demo people are: word lists, places, phone spellings (no real people or domains).
 
-Postal code templates use ``#`` for a digit and ``@`` for a letter. Area codes
-are the city's landline prefixes; in mobile-only countries they are empty.
-Weighted lists repeat each value by its weight, so one random index picks one.
+`draw_customer` and `draw_person` build a person (names, e-mail, phone, address,
+household) as a pure function of a hash key, so any customer can be drawn again by
+index, as the bought list does for the customers it shares with the own data.
+Postal code templates use ``#`` for a digit and ``@`` for a letter; area codes are
+a city's landline prefixes (empty in mobile-only countries). Weighted lists repeat
+each value by its weight, so one random index picks one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import hashlib
+import math
+from collections.abc import Sequence
 from functools import cache
 from itertools import product
-from typing import Final, NamedTuple
+from statistics import NormalDist
+from typing import Final, NamedTuple, TypeVar
+
+T = TypeVar("T")
 
 
 class City(NamedTuple):
@@ -153,6 +161,7 @@ EMAIL_NAMES: Final = {
 DOMAINS: Final = ("example.com", "example.org", "example.net", "mail.example.com")
 CN_MOBILE_PREFIXES: Final = ("138", "139", "135", "136", "150", "158", "177", "186", "188")
 POSTAL_LETTERS: Final = "ABDEFGHJLNPQRSTUWXYZ"  # letters allowed in British inward codes
+_MULT: Final = 2_654_435_761  # coprime to 10: serial -> serial * _MULT mod 10**k is one-to-one
 
 # fmt: off
 OCCUPATIONS: Final = weighted({
@@ -176,6 +185,10 @@ CHANNELS: Final = weighted({"web": 45, "app": 25, "store": 22, "phone": 8})
 CATEGORIES: Final = ("electronics", "home", "fashion", "beauty", "sports", "books", "toys", "food")
 BRANDS: Final = ("Aurora", "Borealis", "Cobalt", "Dune", "Ember", "Fjord")
 QUANTITIES: Final = weighted({"1": 60, "2": 22, "3": 10, "4": 5, "5": 3})
+AMOUNTS: Final = tuple(  # 1024 quantiles of a log-normal with median 60, clipped to 5..2000
+    f"{min(2000.0, max(5.0, math.exp(NormalDist(4.1, 0.9).inv_cdf((k + 0.5) / 1024)))):.2f}"
+    for k in range(1024)
+)
 
 # Each bad row is invalid in exactly one of these ways, in rotation.
 BAD_CUSTOMER_VALUES: Final = (
@@ -218,9 +231,76 @@ def postal_codes(template: str) -> tuple[str, ...]:
     return tuple("".join(chars) for chars in product(*choices))
 
 
-def phone(pick: Callable[[str | Sequence[str]], str], country: str, area: str, code: int) -> str:
+class Address(NamedTuple):
+    line1: str
+    line2: str
+    postal: str
+    city: City
+    area: str  # landline area code, '' in mobile-only countries
+
+
+class Person(NamedTuple):
+    first: str
+    last: str
+    gender: str
+    email: str
+    phone: str
+    country: Country
+    address: Address
+    household: str
+
+
+class Bits:
+    """Draws taken from one 256-bit hash, so an identity is a pure function of its key."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, key: str) -> None:
+        self._value = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=32).digest(), "big")
+
+    def pick(self, options: Sequence[T]) -> T:
+        self._value, index = divmod(self._value, len(options))
+        return options[index]
+
+
+def draw_customer(seed: int, i: int, previous: Person | None = None) -> Person:
+    """Own customer `i`; about 15 % share the household (and address) of customer i - 1."""
+    bits = Bits(f"{seed}:customer:{i}")
+    head = None
+    if i > 0 and bits.pick(range(100)) < 15:
+        head = previous if previous is not None else draw_customer(seed, i - 1)
+    return draw_person(bits, seed, i, str(i + 1), head)
+
+
+def draw_person(
+    bits: Bits, seed: int, serial: int, label: str, head: Person | None = None
+) -> Person:
+    """A person drawn from `bits`; `serial` makes the phone unique and `label` the e-mail."""
+    pick = bits.pick
+    country = head.country if head else COUNTRY_BY_CODE[pick(COUNTRY_TABLE)]
+    culture = country.culture if pick(range(20)) else pick(CULTURES)
+    first, gender = pick(FIRST_NAMES[culture])
+    last = head.last if head and pick(range(4)) else pick(LAST_NAMES[culture])
+    a, b = (last, first) if culture == "zh" else (first, last)
+    email = f"{EMAIL_NAMES[a]}.{EMAIL_NAMES[b]}.{label}@{pick(DOMAINS)}"
+    if head:
+        address, household = head.address, head.household
+    else:
+        address, household = draw_address(bits, country), f"H{serial + 1:07d}"
+    phone = phone_number(bits, country.code, address.area, serial * _MULT + seed)
+    return Person(first, last, gender, email, phone, country, address, household)
+
+
+def draw_address(bits: Bits, country: Country) -> Address:
+    pick = bits.pick
+    city = pick(country.cities)
+    line1, line2 = pick(street_lines(country.code)), pick(second_lines(country.code))
+    return Address(line1, line2, pick(postal_codes(pick(city.postal))), city, pick(city.areas))
+
+
+def phone_number(bits: Bits, country: str, area: str, code: int) -> str:
     """A valid number in one of the country's usual spellings; `code` gives the digits."""
-    tail = f"{code % 100_000_000:08d}"
+    pick, tail = bits.pick, f"{code % 100_000_000:08d}"
     if country == "CN":  # mobile, often without +86: the importer's default region is CN
         prefix, style = pick(CN_MOBILE_PREFIXES), pick("aaaaabbbbc")
         if style == "a":
@@ -243,3 +323,9 @@ def other_spelling(number: str) -> str:
     if not number.startswith("+"):
         return "+86" + digits
     return "+" + digits if " " in number else f"{digits[2:5]}-{digits[5:9]}-{digits[9:]}"
+
+
+def recase(email: str, upper: bool) -> str:
+    """The same address in other letter case: all capitals, or Capitalised.Parts@Domain."""
+    local, _, domain = email.partition("@")
+    return email.upper() if upper else f"{local.title()}@{domain.capitalize()}"

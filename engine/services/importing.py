@@ -8,17 +8,19 @@ again completes the job.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
+from typing import Any
 
 from engine.core.counts import ImportCounts, ImportSummary
-from engine.core.customers import CustomerParser, CustomerRecord, ParseOptions, Source
+from engine.core.customers import CustomerParser, ParseOptions, Source
 from engine.core.dedup import plan_batch
 from engine.core.normalize import Invalid
-from engine.core.orders import REQUIRED, OrderOptions, OrderRecord, parse_order
+from engine.core.orders import REQUIRED, OrderOptions, OrderParser
 from engine.errors import InputFileError
 from engine.services.ports import (
     CustomerStore,
@@ -48,10 +50,15 @@ class _Tally:
     def __post_init__(self) -> None:
         self.reasons: Counter[str] = Counter()
 
-    def reject(self, rejects: Rejects, line: int, row: dict[str, str], reason: str) -> None:
-        rejects.reject(line, row, reason)
-        self.rejected += 1
-        self.reasons[reason.split(" '")[0].split(":")[0]] += 1
+    def reject_all(self, rejects: Rejects, chunk: list[RawRow], bad: list[tuple[int, str]]) -> None:
+        """Write the `bad` (line, reason) rows of `chunk` to the rejects file."""
+        if not bad:
+            return
+        cells = {line: row for line, row, _ in chunk}
+        for line, reason in bad:
+            rejects.reject(line, cells[line], reason)
+            self.reasons[reason.split(" '")[0].split(":")[0]] += 1
+        self.rejected += len(bad)
 
     def counts(self) -> ImportCounts:
         return ImportCounts(self.read, self.inserted, self.merged, self.unchanged, self.rejected)
@@ -70,6 +77,7 @@ def import_customers(
     rejects: Rejects,
     now: datetime,
     progress: Progress | None = None,
+    executor: Executor | None = None,
 ) -> ImportSummary:
     """Merge a customer file into the database, one person per customer."""
     identifying = {mapping[name] for name in ("external_id", "email", "phone")}
@@ -86,16 +94,9 @@ def import_customers(
         now=now,
     )
     tally = _Tally()
-    parse = CustomerParser(mapping, options)
-    for chunk in _chunks(table.rows(), batch_size):
-        records: list[CustomerRecord] = []
-        for line, row, problem in chunk:
-            try:
-                if problem:
-                    raise Invalid(problem)
-                records.append(parse(line, row))
-            except Invalid as exc:
-                tally.reject(rejects, line, row, str(exc))
+    parse = CustomerParser(mapping, table.header, options)
+    for chunk, records, bad in _parsed(table, parse, batch_size, executor):
+        tally.reject_all(rejects, chunk, bad)
         known = store.lookup(
             source.name,
             {r.source_ref for r in records if r.source_ref},
@@ -127,6 +128,7 @@ def import_orders(
     rejects: Rejects,
     now: datetime,
     progress: Progress | None = None,
+    executor: Executor | None = None,
 ) -> ImportSummary:
     """Add an order file's new orders; orders of unknown customers are rejected."""
     missing = [mapping[name] for name in REQUIRED if mapping[name] not in table.header]
@@ -141,22 +143,14 @@ def import_orders(
         now=now,
     )
     tally = _Tally()
-    for chunk in _chunks(table.rows(), batch_size):
-        records: list[OrderRecord] = []
-        rows = {}
-        for line, row, problem in chunk:
-            try:
-                if problem:
-                    raise Invalid(problem)
-                records.append(parse_order(line, row, mapping, options))
-                rows[line] = row
-            except Invalid as exc:
-                tally.reject(rejects, line, row, str(exc))
+    parse = OrderParser(mapping, table.header, options)
+    for chunk, records, bad in _parsed(table, parse, batch_size, executor):
         inserted, unknown = store.load(records, customer_source, batch_id) if records else (0, [])
-        for line, ref in unknown:
-            tally.reject(
-                rejects, line, rows[line], f"unknown customer {ref!r} in source {customer_source!r}"
-            )
+        bad += [
+            (line, f"unknown customer {ref!r} in source {customer_source!r}")
+            for line, ref in unknown
+        ]
+        tally.reject_all(rejects, chunk, sorted(bad))
         tally.read += len(chunk)
         tally.inserted += inserted
         tally.unchanged += len(records) - inserted - len(unknown)
@@ -171,6 +165,48 @@ def _finish(
     counts = tally.counts()
     log.finish(batch_id, counts, rejects.written, now)
     return ImportSummary(batch_id, counts, rejects.written, tally.reasons)
+
+
+Parsed = tuple[list[Any], list[tuple[int, str]]]  # records, (line, reason) of bad rows
+
+
+def parse_chunk(parse: Callable[[int, list[str]], Any], chunk: list[RawRow]) -> Parsed:
+    """Parse one batch; module-level so that worker processes can run it."""
+    records, bad = [], []
+    for line, cells, problem in chunk:
+        try:
+            if problem:
+                raise Invalid(problem)
+            records.append(parse(line, cells))
+        except Invalid as exc:
+            bad.append((line, str(exc)))
+    return records, bad
+
+
+def _parsed(
+    table: Table, parse: Callable[[int, list[str]], Any], size: int, executor: Executor | None
+) -> Iterator[tuple[list[RawRow], list[Any], list[tuple[int, str]]]]:
+    """(raw batch, records, bad rows) in file order.
+
+    With an executor, batches are parsed in worker processes while this
+    process writes the previous ones; at most two batches per worker are in
+    flight, so memory stays bounded however large the file.
+    """
+    batches = _chunks(table.rows(), size)
+    if executor is None:
+        for chunk in batches:
+            yield chunk, *parse_chunk(parse, chunk)
+        return
+    window = 2 * max(getattr(executor, "_max_workers", 1), 1)
+    pending: deque[tuple[list[RawRow], Future[Parsed]]] = deque()
+    for chunk in batches:
+        pending.append((chunk, executor.submit(parse_chunk, parse, chunk)))
+        if len(pending) >= window:
+            done, future = pending.popleft()
+            yield done, *future.result()
+    while pending:
+        done, future = pending.popleft()
+        yield done, *future.result()
 
 
 def _chunks(rows: Iterable[RawRow], size: int) -> Iterator[list[RawRow]]:

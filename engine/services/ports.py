@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -12,7 +12,7 @@ from engine.core.dedup import BatchPlan, Known
 from engine.core.orders import OrderRecord
 from engine.core.scoring import MetricRules
 
-RawRow = tuple[int, dict[str, str], str | None]  # line, cells by column, problem
+RawRow = tuple[int, list[str], str | None]  # line, cells in header order, problem
 
 
 class Table(Protocol):
@@ -26,7 +26,7 @@ class Table(Protocol):
 class Rejects(Protocol):
     """Where bad rows go, with their line number and reason."""
 
-    def reject(self, line: int, row: dict[str, str], reason: str) -> None: ...
+    def reject(self, line: int, cells: Sequence[str], reason: str) -> None: ...
     @property
     def written(self) -> str | None: ...
 

@@ -2,7 +2,6 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 20:36:31.369692
 """
 
 from __future__ import annotations
@@ -85,10 +84,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("customers", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_customers_email"), ["email"], unique=False)
-        batch_op.create_index(batch_op.f("ix_customers_external_id"), ["external_id"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_customers_household_key"), ["household_key"], unique=False
-        )
         batch_op.create_index(batch_op.f("ix_customers_phone"), ["phone"], unique=False)
 
     op.create_table(
@@ -145,14 +140,6 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("customer_id", name=op.f("pk_customer_metrics")),
     )
-    with op.batch_alter_table("customer_metrics", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_customer_metrics_lifecycle"), ["lifecycle"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_customer_metrics_rfm_segment"), ["rfm_segment"], unique=False
-        )
-
     op.create_table(
         "customer_sources",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -181,9 +168,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("customer_id", "source_name", "source_ref", name="uq_customer_sources"),
     )
     with op.batch_alter_table("customer_sources", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_customer_sources_customer_id"), ["customer_id"], unique=False
-        )
         batch_op.create_index(
             "uq_customer_sources_ref",
             ["source_name", "source_ref"],
@@ -278,13 +262,8 @@ def downgrade() -> None:
             sqlite_where=sa.text("source_ref <> ''"),
             postgresql_where=sa.text("source_ref <> ''"),
         )
-        batch_op.drop_index(batch_op.f("ix_customer_sources_customer_id"))
 
     op.drop_table("customer_sources")
-    with op.batch_alter_table("customer_metrics", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_customer_metrics_rfm_segment"))
-        batch_op.drop_index(batch_op.f("ix_customer_metrics_lifecycle"))
-
     op.drop_table("customer_metrics")
     with op.batch_alter_table("consents", schema=None) as batch_op:
         batch_op.drop_index("ix_consents_customer_channel")
@@ -292,8 +271,6 @@ def downgrade() -> None:
     op.drop_table("consents")
     with op.batch_alter_table("customers", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_customers_phone"))
-        batch_op.drop_index(batch_op.f("ix_customers_household_key"))
-        batch_op.drop_index(batch_op.f("ix_customers_external_id"))
         batch_op.drop_index(batch_op.f("ix_customers_email"))
 
     op.drop_table("customers")
