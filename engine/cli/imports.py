@@ -164,6 +164,8 @@ def import_order_file(
     settings = adapters.settings
     options = OrderOptions(settings.currency.base, settings.currency.rates, adapters.zone, now)
 
+    # No parser processes: an order row parses in a few microseconds, less
+    # than it costs to ship it to another process and back.
     def run(
         table: CsvFile, info: FileInfo, sink: RejectsFile, progress: Progress, pool: Executor | None
     ) -> ImportSummary:
@@ -180,10 +182,10 @@ def import_order_file(
             rejects=sink,
             now=now,
             progress=progress,
-            executor=pool,
         )
 
-    return _import_file(adapters, console, file, f"orders from {file.name}", rejects, now, run)
+    label = f"orders from {file.name}"
+    return _import_file(adapters, console, file, label, rejects, now, run, parallel=False)
 
 
 Runner = Callable[[CsvFile, FileInfo, RejectsFile, Progress, Executor | None], ImportSummary]
@@ -197,6 +199,8 @@ def _import_file(
     rejects: Path | None,
     now: datetime,
     run: Runner,
+    *,
+    parallel: bool = True,
 ) -> ImportSummary:
     """Open the CSV and its rejects file, run the import under a progress bar, report."""
     table = open_csv(file)
@@ -206,7 +210,7 @@ def _import_file(
     started = time.perf_counter()
     try:
         with (
-            parser_pool(adapters.settings.imports, table.lines) as pool,
+            parser_pool(adapters.settings.imports, table.lines if parallel else 0) as pool,
             row_progress(console, label, table.lines) as progress,
         ):
             summary = run(table, FileInfo(str(file), table.sha256), sink, progress, pool)

@@ -11,7 +11,7 @@ so rows written either way read back the same.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -24,6 +24,15 @@ SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"  # what sqlalchemy's SQLite DateTime st
 def _sqlite_datetime(value: datetime) -> str:
     # isoformat is the C fast path; with microseconds it matches SQLITE_DATETIME.
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def timestamp_for(dialect: str) -> Callable[[datetime], Any]:
+    """How a timezone-aware datetime goes to this database's driver."""
+    return _sqlite_datetime if dialect == "sqlite" else _same
+
+
+def _same(value: datetime) -> datetime:
+    return value
 
 
 def _sqlite_value(value: Any) -> Any:

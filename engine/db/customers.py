@@ -81,6 +81,18 @@ class SqlCustomerStore:
                 known.consents.update(_latest_consents(conn, chunk))
         return known
 
+    def settle(self) -> None:
+        """Refresh planner statistics after a bulk import.
+
+        Later statements join these tables with staged batches (the order
+        import); stale statistics make PostgreSQL hash whole tables per batch.
+        """
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("ANALYZE customers, customer_sources, consents")
+            else:
+                conn.exec_driver_sql("PRAGMA optimize")
+
     def apply(self, plan: BatchPlan, source: Source, batch_id: int, now: datetime) -> None:
         """Write one batch's plan in a single transaction."""
         with self.engine.begin() as conn:

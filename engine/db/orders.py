@@ -83,28 +83,18 @@ class SqlOrderStore:
 
 
 def _stage(conn: Connection, records: list[OrderRecord]) -> None:
-    conn.exec_driver_sql(CREATE_STAGE[conn.dialect.name])
-    if conn.dialect.name == "sqlite":
+    dialect = conn.dialect.name
+    conn.exec_driver_sql(CREATE_STAGE[dialect])
+    if dialect == "sqlite":
         conn.exec_driver_sql("DELETE FROM order_stage")  # the temp table lives with the connection
-    bulk.insert_many(
-        conn,
-        "order_stage",
-        STAGE_COLUMNS,
-        [
-            (
-                r.line,
-                r.order_ref,
-                r.customer_ref,
-                r.ordered_at,
-                r.amount_cents,
-                r.currency,
-                r.base_amount_cents,
-                r.quantity,
-                r.channel,
-                r.category,
-                r.brand,
-            )
-            for r in records
-        ],
-        typed=("ordered_at",),
-    )
+    timestamp = bulk.timestamp_for(dialect)  # converted here, in the one pass that builds rows
+    rows = [
+        (r.line, r.order_ref, r.customer_ref, timestamp(r.ordered_at), r.amount_cents, r.currency,
+         r.base_amount_cents, r.quantity, r.channel, r.category, r.brand)
+        for r in records
+    ]  # fmt: skip
+    bulk.insert_many(conn, "order_stage", STAGE_COLUMNS, rows, typed=())
+    if dialect == "postgresql":
+        # Temporary tables are never auto-analysed; without statistics the
+        # planner hashes all of customer_sources for every batch.
+        conn.exec_driver_sql("ANALYZE order_stage")

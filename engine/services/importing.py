@@ -111,6 +111,7 @@ def import_customers(
         tally.unchanged += plan.unchanged_lines
         if progress:
             progress.advance(len(chunk))
+    store.settle()
     return _finish(log, batch_id, tally, rejects, now)
 
 
