@@ -8,11 +8,23 @@ SELECT.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, any_, bindparam, func, select, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    String,
+    any_,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, BIGINT, TEXT
 
 from engine.core.customers import PROFILE_FIELDS, Customer, Origin, Source
@@ -169,12 +181,17 @@ def _insert_customers(conn: Connection, rows: list[tuple[Any, ...]]) -> list[int
 
 
 def _among(conn: Connection, column: Any, values: list[Any]) -> Any:
-    """`column IN values`; on PostgreSQL as ``= ANY(array)``: one parameter, a
-    statement psycopg can cache, instead of thousands of placeholders to parse."""
-    if conn.dialect.name != "postgresql":
-        return column.in_(values)
-    kind = BIGINT if isinstance(values[0], int) else TEXT
-    return column == any_(bindparam(None, values, type_=ARRAY(kind)))
+    """`column IN values` with ONE bound parameter, not one per value: compiling
+    and parsing thousands of placeholders per lookup costs more than the lookup.
+    PostgreSQL: ``= ANY(array)``; SQLite: ``IN (SELECT value FROM json_each(?))``.
+    """
+    if conn.dialect.name == "postgresql":
+        kind = BIGINT if isinstance(values[0], int) else TEXT
+        return column == any_(bindparam(None, values, type_=ARRAY(kind)))
+    listed = select(literal_column("value")).select_from(
+        func.json_each(bindparam(None, json.dumps(values), type_=String))
+    )
+    return column.in_(listed.scalar_subquery())
 
 
 def _chunks(values: Iterable[Any]) -> Iterator[list[Any]]:
@@ -220,9 +237,9 @@ def _customer(row: Row[Any]) -> Customer:
 
 def _row(customer: Customer) -> tuple[Any, ...]:
     """Values in ROW_COLUMNS order."""
-    profile = customer.profile
+    get = customer.profile.get
     return (
-        *(profile.get(name) for name in PROFILE_FIELDS),
+        *[get(name) for name in PROFILE_FIELDS],
         customer.external_id,
         customer.attributes,
         customer.origin.value,

@@ -306,8 +306,12 @@ def phone_number(bits: Bits, country: str, area: str, code: int) -> str:
         if style == "a":
             return f"+86 {prefix} {tail[:4]} {tail[4:]}"
         return f"{prefix}-{tail[:4]}-{tail[4:]}" if style == "b" else prefix + tail
-    if country == "US":  # the 555 exchange
-        return f"+1 ({area}) 555-{tail[4:]}" if pick("aaab") == "a" else f"+1 {area}-555-{tail[4:]}"
+    if country == "US":  # exchanges 200-999 but N11 service codes: unique up to 8M numbers
+        exchange = 200 + (code // 10_000) % 800
+        exchange += 1 if exchange % 100 == 11 else 0
+        if pick("aaab") == "a":
+            return f"+1 ({area}) {exchange}-{tail[4:]}"
+        return f"+1 {area}-{exchange}-{tail[4:]}"
     if country == "ES":  # mobile
         return f"+34 6{tail[:2]} {tail[2:5]} {tail[5:]}"
     if country == "DE":
