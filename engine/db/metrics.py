@@ -37,7 +37,8 @@ WITH agg AS (
            COUNT(*) OVER (ORDER BY recency DESC) AS r_le,
            COUNT(*) OVER (ORDER BY freq) AS f_le,
            COUNT(*) OVER (ORDER BY mon) AS m_le,
-           COUNT(*) OVER (ORDER BY mon DESC) AS m_ge
+           -- the same ordering as m_le, so the database sorts once for both
+           COUNT(*) OVER (ORDER BY mon RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS m_ge
     FROM timed
 ), scored AS (
     SELECT ranked.*, (5 * r_le + n - 1) / n AS r, (5 * f_le + n - 1) / n AS f,
