@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Executor, Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
 from typing import Any
@@ -46,9 +46,7 @@ class _Tally:
     merged: int = 0
     unchanged: int = 0
     rejected: int = 0
-
-    def __post_init__(self) -> None:
-        self.reasons: Counter[str] = Counter()
+    reasons: Counter[str] = field(default_factory=Counter)  # reason kind -> rows
 
     def reject_all(self, rejects: Rejects, chunk: list[RawRow], bad: list[tuple[int, str]]) -> None:
         """Write the `bad` (line, reason) rows of `chunk` to the rejects file."""
