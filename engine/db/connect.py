@@ -34,4 +34,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # 64 MB of page cache (the default is 2 MB): imports and the metrics
     # refresh walk indexes far larger than that.
     cursor.execute("PRAGMA cache_size=-65536")
+    # Checkpoint every ~40 MB of WAL instead of 4 MB: fewer, longer write-backs
+    # during bulk imports; readers are unaffected.
+    cursor.execute("PRAGMA wal_autocheckpoint=10000")
     cursor.close()
