@@ -146,6 +146,13 @@ def _reference(orders: list[tuple[str, int, int]], rules: MetricRules) -> dict[s
     def score(value: int, values: list[int]) -> int:
         return -(-5 * sum(1 for other in values if other <= value) // n)
 
+    def tier(mon: int) -> str:
+        at_least = sum(1 for other in facts.values() if other[3] >= mon)
+        for name, share in zip(("top", "high", "medium"), rules.tier_shares, strict=True):
+            if at_least * 10000 <= round(share * 10000) * n:
+                return name
+        return "low"
+
     out = {}
     for c, (recency, tenure, freq, mon) in facts.items():
         r = score(-recency, [-f[0] for f in facts.values()])
@@ -160,6 +167,7 @@ def _reference(orders: list[tuple[str, int, int]], rules: MetricRules) -> dict[s
             m,
             segment_for(r, f),
             lifecycle_for(tenure, recency, rules),
+            tier(mon),
         )
     return out
 
@@ -197,6 +205,7 @@ def test_sql_agrees_with_the_plain_definition_on_random_data(
             v["m_score"],
             v["rfm_segment"],
             v["lifecycle"],
+            v["value_tier"],
         )
         for k, v in by_customer(adapters).items()
         if v["frequency"]

@@ -37,8 +37,10 @@ WITH agg AS (
            COUNT(*) OVER (ORDER BY recency DESC) AS r_le,
            COUNT(*) OVER (ORDER BY freq) AS f_le,
            COUNT(*) OVER (ORDER BY mon) AS m_le,
-           -- the same ordering as m_le, so the database sorts once for both
-           COUNT(*) OVER (ORDER BY mon RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS m_ge
+           -- buyers spending at least as much = n - RANK + 1; the same ordering
+           -- as m_le, so one sort serves both (a frame reaching UNBOUNDED
+           -- FOLLOWING would buffer the whole table instead)
+           RANK() OVER (ORDER BY mon) AS m_rank
     FROM timed
 ), scored AS (
     SELECT ranked.*, (5 * r_le + n - 1) / n AS r, (5 * f_le + n - 1) / n AS f,
@@ -53,9 +55,9 @@ SELECT s.customer_id, :as_of, s.first_at, s.last_at, s.recency, s.freq, s.mon,
             WHEN s.recency <= :at_risk_days THEN 'at_risk'
             WHEN s.recency <= :lapsed_days THEN 'lapsed'
             ELSE 'lost' END,
-       CASE WHEN s.m_ge * 10000 <= :top_bp * s.n THEN 'top'
-            WHEN s.m_ge * 10000 <= :high_bp * s.n THEN 'high'
-            WHEN s.m_ge * 10000 <= :medium_bp * s.n THEN 'medium'
+       CASE WHEN (s.n - s.m_rank + 1) * 10000 <= :top_bp * s.n THEN 'top'
+            WHEN (s.n - s.m_rank + 1) * 10000 <= :high_bp * s.n THEN 'high'
+            WHEN (s.n - s.m_rank + 1) * 10000 <= :medium_bp * s.n THEN 'medium'
             ELSE 'low' END
 FROM scored s
 """
@@ -78,6 +80,11 @@ class SqlMetricsStore:
         """Recompute every customer's metrics as of `as_of`; returns rows written."""
         with self.engine.begin() as conn:
             dialect = conn.dialect.name
+            if dialect == "postgresql":
+                # Enough memory to hash-aggregate the orders and sort a million
+                # rows in memory, for this transaction only (the default 4 MB
+                # sends PostgreSQL through an index scan and on-disk sorts).
+                conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
             conn.exec_driver_sql(CLEAR[dialect])
             written = conn.execute(
                 refresh_statement(dialect, rules), _params(rules, as_of)

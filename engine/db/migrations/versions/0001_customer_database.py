@@ -133,11 +133,6 @@ def upgrade() -> None:
         sa.Column("rfm_segment", sa.String(length=32), nullable=True),
         sa.Column("lifecycle", sa.String(length=16), nullable=False),
         sa.Column("value_tier", sa.String(length=16), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["customer_id"],
-            ["customers.id"],
-            name=op.f("fk_customer_metrics_customer_id_customers"),
-        ),
         sa.PrimaryKeyConstraint("customer_id", name=op.f("pk_customer_metrics")),
     )
     op.create_table(
@@ -214,7 +209,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_orders_customer_time", ["customer_id", "ordered_at"], unique=False
+            "ix_orders_customer_time",
+            ["customer_id", "ordered_at", "base_amount_cents"],
+            unique=False,
         )
 
     op.create_table(
