@@ -127,23 +127,23 @@ def import_customer_file(
     """Import one customer CSV with a progress bar and a report."""
     settings = adapters.settings.imports
 
-    def run(
-        table: CsvFile, info: FileInfo, sink: RejectsFile, progress: Progress, pool: Executor | None
-    ) -> ImportSummary:
-        return import_customers(
-            table,
-            info,
-            source=source,
-            mapping=settings.customer_mapping() | (overrides or {}),
-            options=adapters.parse_options(),
-            batch_size=settings.batch_size,
-            store=adapters.customers,
-            log=adapters.log,
-            rejects=sink,
-            now=now,
-            progress=progress,
-            executor=pool,
-        )
+    def run(table: CsvFile, info: FileInfo, sink: RejectsFile, progress: Progress) -> ImportSummary:
+        with parser_pool(settings, table.lines) as (pool, in_flight):
+            return import_customers(
+                table,
+                info,
+                source=source,
+                mapping=settings.customer_mapping() | (overrides or {}),
+                options=adapters.parse_options(),
+                batch_size=settings.batch_size,
+                store=adapters.customers,
+                log=adapters.log,
+                rejects=sink,
+                now=now,
+                progress=progress,
+                executor=pool,
+                in_flight=in_flight,
+            )
 
     label = f"customers from {file.name} ({source.name})"
     return _import_file(adapters, console, file, label, rejects, now, run)
@@ -166,9 +166,7 @@ def import_order_file(
 
     # No parser processes: an order row parses in a few microseconds, less
     # than it costs to ship it to another process and back.
-    def run(
-        table: CsvFile, info: FileInfo, sink: RejectsFile, progress: Progress, pool: Executor | None
-    ) -> ImportSummary:
+    def run(table: CsvFile, info: FileInfo, sink: RejectsFile, progress: Progress) -> ImportSummary:
         return import_orders(
             table,
             info,
@@ -185,10 +183,10 @@ def import_order_file(
         )
 
     label = f"orders from {file.name}"
-    return _import_file(adapters, console, file, label, rejects, now, run, parallel=False)
+    return _import_file(adapters, console, file, label, rejects, now, run)
 
 
-Runner = Callable[[CsvFile, FileInfo, RejectsFile, Progress, Executor | None], ImportSummary]
+Runner = Callable[[CsvFile, FileInfo, RejectsFile, Progress], ImportSummary]
 
 
 def _import_file(
@@ -199,8 +197,6 @@ def _import_file(
     rejects: Path | None,
     now: datetime,
     run: Runner,
-    *,
-    parallel: bool = True,
 ) -> ImportSummary:
     """Open the CSV and its rejects file, run the import under a progress bar, report."""
     table = open_csv(file)
@@ -209,11 +205,8 @@ def _import_file(
     sink = RejectsFile(rejects or default, table.header)
     started = time.perf_counter()
     try:
-        with (
-            parser_pool(adapters.settings.imports, table.lines if parallel else 0) as pool,
-            row_progress(console, label, table.lines) as progress,
-        ):
-            summary = run(table, FileInfo(str(file), table.sha256), sink, progress, pool)
+        with row_progress(console, label, table.lines) as progress:
+            summary = run(table, FileInfo(str(file), table.sha256), sink, progress)
     finally:
         sink.close()
     import_report(console, label, summary, time.perf_counter() - started)
@@ -221,19 +214,20 @@ def _import_file(
 
 
 @contextmanager
-def parser_pool(settings: ImportSettings, rows: int) -> Iterator[Executor | None]:
-    """Worker processes that parse batches while this process writes to the database.
+def parser_pool(settings: ImportSettings, rows: int) -> Iterator[tuple[Executor | None, int]]:
+    """Worker processes that parse batches while this process writes to the
+    database, and how many batches to keep in flight (two per worker).
 
     Only for files of more than two batches (starting workers costs a moment);
     `imports.workers` = 1 keeps all parsing in this process.
     """
     workers = settings.workers or os.cpu_count() or 1
     if workers <= 1 or rows <= 2 * settings.batch_size:
-        yield None
+        yield None, 0
         return
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
-        yield pool
+        yield pool, 2 * workers
 
 
 def parse_source(spec: str, trust: int | None, adapters: Adapters) -> Source:

@@ -136,13 +136,6 @@ class CustomerParser:
         )
 
 
-def parse_customer(
-    line: int, row: Mapping[str, str], mapping: Mapping[str, str], options: ParseOptions
-) -> CustomerRecord:
-    """Validate one row given as a column -> cell mapping (single rows, tests)."""
-    return CustomerParser(mapping, tuple(row), options)(line, list(row.values()))
-
-
 def _convert(name: str, text: str, options: ParseOptions) -> Value:
     match name:
         case "email":

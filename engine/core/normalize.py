@@ -49,13 +49,9 @@ def _domain(domain: str) -> str:
         raise Invalid(f"invalid email domain {domain!r}: {exc}") from None
 
 
-def phone(raw: str, default_region: str) -> str:
-    """E.164 number (``+8613812345678``); ``Invalid`` if it is not a real number."""
-    return phone_and_zone(raw, default_region)[0]
-
-
 def phone_and_zone(raw: str, default_region: str) -> tuple[str, str | None]:
-    """E.164 number and the IANA zone its prefix maps to, if exactly one.
+    """E.164 number (``+8613812345678``) and the IANA zone its prefix maps to,
+    if exactly one; ``Invalid`` if it is not a real number.
 
     One parse serves both (parsing is most of the cost of a customer row).
     """

@@ -89,10 +89,3 @@ class OrderParser:
             category=cell(cells, "category") or None,
             brand=cell(cells, "brand") or None,
         )
-
-
-def parse_order(
-    line: int, row: Mapping[str, str], mapping: Mapping[str, str], options: OrderOptions
-) -> OrderRecord:
-    """Validate one row given as a column -> cell mapping (single rows, tests)."""
-    return OrderParser(mapping, tuple(row), options)(line, list(row.values()))

@@ -18,11 +18,10 @@ from typing import Any
 from psycopg.types.json import Jsonb
 from sqlalchemy import Connection
 
-SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"  # what sqlalchemy's SQLite DateTime stores
-
 
 def _sqlite_datetime(value: datetime) -> str:
-    # isoformat is the C fast path; with microseconds it matches SQLITE_DATETIME.
+    # "YYYY-MM-DD HH:MM:SS.ffffff" in UTC, the text SQLAlchemy's SQLite DateTime
+    # stores (so both write paths sort and compare alike); isoformat is the fast way.
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 

@@ -39,7 +39,7 @@ K = Consent.__table__
 NEXT_IDS = text(
     "SELECT nextval(pg_get_serial_sequence('customers', 'id')) FROM generate_series(1, :n)"
 )
-IN_CHUNK = 5000  # bound parameters per IN list: well under SQLite's 32,766 limit
+IN_CHUNK = 5000  # keys per lookup statement (each list is one JSON or array parameter)
 ROW_COLUMNS = (*PROFILE_FIELDS, "external_id", "attributes", "origin", "trust", "data_as_of")
 LINK_COLUMNS = (
     "customer_id",

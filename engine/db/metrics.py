@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Engine, bindparam, text
+from sqlalchemy import Engine, TextClause, bindparam, text
 
 from engine.core.scoring import MetricRules
 from engine.db.types import UTCDateTime
@@ -95,7 +95,7 @@ class SqlMetricsStore:
             return written
 
 
-def refresh_statement(dialect: str, rules: MetricRules):  # type: ignore[no-untyped-def]
+def refresh_statement(dialect: str, rules: MetricRules) -> TextClause:
     segments = " ".join(
         f"WHEN s.r BETWEEN {rule.r[0]} AND {rule.r[1]} AND s.f BETWEEN {rule.f[0]} AND {rule.f[1]}"
         f" THEN '{rule.name}'"

@@ -76,6 +76,7 @@ def import_customers(
     now: datetime,
     progress: Progress | None = None,
     executor: Executor | None = None,
+    in_flight: int = 2,
 ) -> ImportSummary:
     """Merge a customer file into the database, one person per customer."""
     identifying = {mapping[name] for name in ("external_id", "email", "phone")}
@@ -93,7 +94,7 @@ def import_customers(
     )
     tally = _Tally()
     parse = CustomerParser(mapping, table.header, options)
-    for chunk, records, bad in _parsed(table, parse, batch_size, executor):
+    for chunk, records, bad in _parsed(table, parse, batch_size, executor, in_flight):
         tally.reject_all(rejects, chunk, bad)
         known = store.lookup(
             source.name,
@@ -127,7 +128,6 @@ def import_orders(
     rejects: Rejects,
     now: datetime,
     progress: Progress | None = None,
-    executor: Executor | None = None,
 ) -> ImportSummary:
     """Add an order file's new orders; orders of unknown customers are rejected."""
     missing = [mapping[name] for name in REQUIRED if mapping[name] not in table.header]
@@ -143,7 +143,7 @@ def import_orders(
     )
     tally = _Tally()
     parse = OrderParser(mapping, table.header, options)
-    for chunk, records, bad in _parsed(table, parse, batch_size, executor):
+    for chunk, records, bad in _parsed(table, parse, batch_size, None, 0):
         inserted, unknown = store.load(records, customer_source, batch_id) if records else (0, [])
         bad += [
             (line, f"unknown customer {ref!r} in source {customer_source!r}")
@@ -183,20 +183,24 @@ def parse_chunk(parse: Callable[[int, list[str]], Any], chunk: list[RawRow]) -> 
 
 
 def _parsed(
-    table: Table, parse: Callable[[int, list[str]], Any], size: int, executor: Executor | None
+    table: Table,
+    parse: Callable[[int, list[str]], Any],
+    size: int,
+    executor: Executor | None,
+    in_flight: int,
 ) -> Iterator[tuple[list[RawRow], list[Any], list[tuple[int, str]]]]:
     """(raw batch, records, bad rows) in file order.
 
     With an executor, batches are parsed in worker processes while this
-    process writes the previous ones; at most two batches per worker are in
-    flight, so memory stays bounded however large the file.
+    process writes the previous ones; at most `in_flight` batches are parsed
+    ahead, so memory stays bounded however large the file.
     """
     batches = _chunks(table.rows(), size)
     if executor is None:
         for chunk in batches:
             yield chunk, *parse_chunk(parse, chunk)
         return
-    window = 2 * max(getattr(executor, "_max_workers", 1), 1)
+    window = max(in_flight, 1)
     pending: deque[tuple[list[RawRow], Future[Parsed]]] = deque()
     for chunk in batches:
         pending.append((chunk, executor.submit(parse_chunk, parse, chunk)))
