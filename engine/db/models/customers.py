@@ -1,40 +1,15 @@
-"""Tables of the customer database (later issues add campaigns and sends).
-
-Migrations in ``engine/db/migrations`` create these tables; a test checks
-that the migrated schema and these models agree.
-"""
+"""Tables of the customer database: who the customers are and what they bought."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, ClassVar
+from typing import Any
 
-from sqlalchemy import (
-    CheckConstraint,
-    Date,
-    ForeignKey,
-    Index,
-    MetaData,
-    String,
-    UniqueConstraint,
-    text,
-)
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
 
-from engine.db.types import Big, Id, Json, UTCDateTime
-
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map: ClassVar = {datetime: UTCDateTime(), dict[str, Any]: Json}
+from engine.db.models.base import Base
+from engine.db.types import Big, Id
 
 
 class ImportBatch(Base):

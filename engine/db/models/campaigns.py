@@ -1,0 +1,124 @@
+"""Tables of contact history: campaigns, their cells, contacts, sends, responses.
+
+The campaigns-as-code issue reads them (frequency caps, "contacted" and
+"responded" segment filters); launch, sending and tracking write them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from engine.db.models.base import Base
+from engine.db.types import Big, Id
+
+
+class Campaign(Base):
+    """One campaign as launched: its YAML, hash and salt are frozen at launch."""
+
+    __tablename__ = "campaigns"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(16))  # batch | trigger
+    spec_yaml: Mapped[str] = mapped_column(Text)
+    spec_hash: Mapped[str] = mapped_column(String(64))
+    salt: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    status_reason: Mapped[str | None] = mapped_column(String(500))
+    starts_at: Mapped[datetime]
+    launched_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('scheduled', 'running', 'paused', 'completed', 'cancelled')", name="status"
+        ),
+    )
+
+
+class Cell(Base):
+    """A test cell or a control cell of a campaign."""
+
+    __tablename__ = "cells"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    code: Mapped[str] = mapped_column(String(64))
+    is_control: Mapped[bool]
+    share: Mapped[float] = mapped_column(Float)
+    vars: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    __table_args__ = (UniqueConstraint("campaign_id", "code", name="uq_cells_campaign_code"),)
+
+
+class Contact(Base):
+    """Contact history: one row per customer per campaign, controls included."""
+
+    __tablename__ = "contacts"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    cell_id: Mapped[int | None] = mapped_column(ForeignKey("cells.id"))
+    status: Mapped[str] = mapped_column(String(16))  # treated | held_out | suppressed
+    reason: Mapped[str | None] = mapped_column(String(64))
+    response_code: Mapped[str | None] = mapped_column(String(16), unique=True)
+    entered_at: Mapped[datetime]
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "customer_id", name="uq_contacts_campaign_customer"),
+        # "contacted in campaign X within N days" reads by customer.
+        Index("ix_contacts_customer", "customer_id", "entered_at"),
+        CheckConstraint("status IN ('treated', 'held_out', 'suppressed')", name="status"),
+    )
+
+
+class Send(Base):
+    """The outbox: one row per contact per step (ARCHITECTURE invariant 1)."""
+
+    __tablename__ = "sends"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    step: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(8))
+    due_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(default=0)
+    provider_message_id: Mapped[str | None] = mapped_column(String(200))
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    sent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    __table_args__ = (
+        UniqueConstraint("contact_id", "step", name="uq_sends_contact_step"),
+        # The dispatcher claims due rows by state and time.
+        Index("ix_sends_due", "state", "due_at"),
+        # Frequency caps count a customer's recent sends on a channel.
+        Index("ix_sends_customer_channel", "customer_id", "channel", "due_at"),
+        CheckConstraint(
+            "state IN ('queued', 'sending', 'sent', 'failed', 'unknown', 'skipped', 'cancelled')",
+            name="state",
+        ),
+    )
+
+
+class Response(Base):
+    """A business outcome attributed to a contact (treated or control)."""
+
+    __tablename__ = "responses"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    kind: Mapped[str] = mapped_column(String(32))  # purchase | code_redeemed | reply | ...
+    attribution: Mapped[str] = mapped_column(String(16))  # direct | inferred
+    occurred_at: Mapped[datetime]
+    value_cents: Mapped[int | None] = mapped_column(Big)
+    source_ref: Mapped[str] = mapped_column(String(200))  # order id, event id: the dedupe key
+    __table_args__ = (
+        UniqueConstraint("contact_id", "kind", "source_ref", name="uq_responses_contact_ref"),
+        Index("ix_responses_customer", "customer_id", "occurred_at"),
+        CheckConstraint("attribution IN ('direct', 'inferred')", name="attribution"),
+    )
