@@ -7,13 +7,16 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
+from engine.core.campaign.eligibility import Holdout, Policy
 from engine.core.customers import ParseOptions
 from engine.core.scoring import MetricRules
+from engine.db.audience import SqlAudience
 from engine.db.batches import SqlImportLog
 from engine.db.connect import make_engine
 from engine.db.customers import SqlCustomerStore
 from engine.db.metrics import SqlMetricsStore
 from engine.db.orders import SqlOrderStore
+from engine.render import TemplateRenderer
 from engine.settings import Settings
 
 
@@ -24,6 +27,8 @@ class Adapters:
     customers: SqlCustomerStore
     metrics: SqlMetricsStore
     log: SqlImportLog
+    audience: SqlAudience
+    renderer: TemplateRenderer
 
     def orders(self, source: str) -> SqlOrderStore:
         return SqlOrderStore(self.engine, source)
@@ -46,6 +51,22 @@ class Adapters:
             tier_shares=(tiers.top, tiers.high, tiers.medium),
         )
 
+    def policy(self) -> Policy:
+        """Eligibility defaults from config, for planning and launching."""
+        rules = self.settings.eligibility
+        return Policy(
+            timezone=self.settings.timezone,
+            consent=dict(rules.consent),
+            caps={channel: (cap.count, cap.days) for channel, cap in rules.caps.items()},
+            holdout=Holdout(rules.holdout.share, rules.holdout.salt),
+            currency=self.settings.currency.base,
+        )
+
+
+def renderer(settings: Settings) -> TemplateRenderer:
+    """Templates from config (no database needed: `campaign validate` uses only this)."""
+    return TemplateRenderer(settings.templates_dir, settings.sender)
+
 
 def bootstrap(settings: Settings, database_url: str | None = None) -> Adapters:
     """Adapters for `settings` (optionally on another database, e.g. the demo's)."""
@@ -56,4 +77,6 @@ def bootstrap(settings: Settings, database_url: str | None = None) -> Adapters:
         customers=SqlCustomerStore(engine),
         metrics=SqlMetricsStore(engine),
         log=SqlImportLog(engine),
+        audience=SqlAudience(engine),
+        renderer=renderer(settings),
     )

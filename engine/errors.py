@@ -43,3 +43,7 @@ class InputFileError(PermanentError):
 
 class SchemaNotReady(PermanentError):
     """The database schema is missing or out of date: run `campaign db upgrade`."""
+
+
+class TemplateError(PermanentError):
+    """A message template is missing or cannot be rendered."""

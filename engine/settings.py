@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -130,12 +130,67 @@ class MetricsSettings(Frozen):
     value_tiers: ValueTierSettings = ValueTierSettings()
 
 
+Channel = Literal["email", "sms", "mail", "call"]
+ConsentBasis = Literal["opt_in", "opt_out"]
+
+
+class SenderSettings(Frozen):
+    """Who the marketing comes from; the e-mail layout prints these."""
+
+    name: str = "Example Shop"
+    email: str = "news@shop.example"
+    postal_address: Annotated[str, Field(min_length=1)] = "1 Example Road, Shanghai 200000, China"
+    # Public base URL of the web app (unsubscribe and tracking links).
+    public_url: Annotated[str, Field(pattern=r"^https?://")] = "http://127.0.0.1:5000"
+    sms_opt_out_hint: str = "Reply STOP to opt out"
+
+
+class HoldoutSettings(Frozen):
+    """A share of all customers that marketing never contacts (long-term control)."""
+
+    share: Annotated[float, Field(ge=0, le=0.5)] = 0.02
+    salt: Annotated[str, Field(min_length=1)] = "global-holdout-v1"
+
+
+class CapSettings(Frozen):
+    """At most `count` messages on a channel per `days` days, across campaigns."""
+
+    count: Annotated[int, Field(ge=0)]
+    days: Annotated[int, Field(ge=1)]
+
+
+def _default_caps() -> dict[str, CapSettings]:
+    return {
+        "email": CapSettings(count=2, days=7),
+        "sms": CapSettings(count=1, days=7),
+        "mail": CapSettings(count=1, days=30),
+        "call": CapSettings(count=1, days=30),
+    }
+
+
+class EligibilitySettings(Frozen):
+    # opt_in: the latest consent must be "granted"; opt_out: not "withdrawn".
+    consent: dict[Channel, ConsentBasis] = Field(
+        default_factory=lambda: {
+            "email": "opt_in",
+            "sms": "opt_in",
+            "mail": "opt_out",
+            "call": "opt_out",
+        }
+    )
+    holdout: HoldoutSettings = HoldoutSettings()
+    caps: dict[Channel, CapSettings] = Field(default_factory=_default_caps)
+
+
 class Settings(Frozen):
     timezone: str = "Asia/Shanghai"
     database: DatabaseSettings = DatabaseSettings()
     imports: ImportSettings = ImportSettings()
     currency: CurrencySettings = CurrencySettings()
     metrics: MetricsSettings = MetricsSettings()
+    templates_dir: Path = Path("templates")
+    sender: SenderSettings = SenderSettings()
+    eligibility: EligibilitySettings = EligibilitySettings()
 
     @field_validator("timezone")
     @classmethod

@@ -38,6 +38,11 @@ class YamlDoc:
         line, col = self.positions.get(key, (0, 0))
         return f"{self.filename}:{line + 1}:{col + 1}"
 
+    def describe(self, path: Iterable[str | int], message: str) -> str:
+        """``file:line:col field.path: message``."""
+        key = tuple(path)
+        return f"{self.where(key)} {'.'.join(map(str, key)) or '(document)'}: {message}"
+
 
 def load_yaml(text: str, filename: str) -> YamlDoc:
     """Parse `text`; a syntax error or duplicate key raises InvalidDocument."""
@@ -86,10 +91,11 @@ def violations(
         loc = tuple(part for part in error["loc"] if not _is_union_tag(part))
         dotted = ".".join(str(part) for part in loc) or "(document)"
         where = (origin or {}).get(loc) or doc.where(loc)
-        lines.append(f"{where} {dotted}: {error['msg']}")
+        lines.append(f"{where} {dotted}: {error['msg'].removeprefix('Value error, ')}")
     return lines
 
 
 def _is_union_tag(part: str | int) -> bool:
-    # pydantic inserts the union member name (`function-after[...]`) in locs.
-    return isinstance(part, str) and ("[" in part or part.startswith("function-"))
+    # pydantic inserts the union member name (`function-after[...]`) in locs;
+    # our own tagged unions mark their tags with "~" (engine.core.campaign).
+    return isinstance(part, str) and ("[" in part or part.startswith(("function-", "~")))

@@ -46,7 +46,7 @@ def test_bad_values_are_all_reported_with_file_line_and_key(tmp_path: Path) -> N
     with pytest.raises(ConfigError) as caught:
         load_settings(path, environ={})
     assert caught.value.violations == (
-        f"{path}:7:3 imports.default_region: Value error, unknown phone region 'Narnia' "
+        f"{path}:7:3 imports.default_region: unknown phone region 'Narnia' "
         "(use ISO 3166 codes like CN, US)",
         f"{path}:8:3 imports.colour: Extra inputs are not permitted",
         f"{path}:5:5 metrics.lifecycle.active_days: Input should be a valid integer, "

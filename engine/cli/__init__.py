@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from engine.cli.campaigns import plan, validate
 from engine.cli.context import Context
 from engine.cli.db import db
 from engine.cli.demo import demo
@@ -44,8 +45,9 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
 
     Typical flow: `campaign db upgrade`, `campaign import customers FILE`,
     `campaign import orders FILE`, `campaign metrics refresh`, then
-    `campaign customers summary`. `campaign demo` does all of it on
-    generated data.
+    `campaign customers summary`; then write a campaign file and run
+    `campaign validate FILE` and `campaign plan FILE`. `campaign demo` does
+    all of it on generated data.
     """
     ctx.obj = Context(config_path)
     ctx.call_on_close(ctx.obj.close)
@@ -56,6 +58,8 @@ cli.add_command(import_)
 cli.add_command(metrics)
 cli.add_command(customers)
 cli.add_command(demo)
+cli.add_command(validate)
+cli.add_command(plan)
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""Campaigns as code: the YAML schema, the segment language and their checks."""

@@ -1,0 +1,132 @@
+"""What a plan predicts without touching the database: sizes, times, variables.
+
+`split_sizes` gives the expected cell sizes (launch assigns by hash, so the
+real counts differ by sampling noise). `first_send` finds the first moment a
+send window opens. `message_variables` builds what templates see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
+from decimal import ROUND_FLOOR, Decimal
+from math import sqrt
+from statistics import NormalDist
+from typing import Any, Final
+
+from engine.core.campaign.spec import CampaignSpec, Windows
+from engine.core.campaign.values import WEEKDAYS
+
+SAMPLE_RESPONSE_CODE: Final = "SAMPLE-7"
+SAMPLE_CUSTOMER: Final[dict[str, Any]] = {
+    "id": 0,
+    "external_id": "C-000000",
+    "first_name": "Mei",
+    "last_name": "Lin",
+    "email": "mei.lin@example.com",
+    "phone": "+8613800000000",
+    "address_line1": "88 Sample Road",
+    "address_line2": None,
+    "postal_code": "200000",
+    "city": "Shanghai",
+    "region": "Shanghai",
+    "country": "CN",
+    "timezone": "Asia/Shanghai",
+    "language": "zh",
+    "birth_date": date(1990, 5, 17),
+    "gender": "f",
+    "income_band": "middle",
+    "occupation": "designer",
+    "company_name": None,
+    "industry": None,
+    "company_size": None,
+    "contact_role": None,
+    "household_key": None,
+    "origin": "internal",
+    "source_name": "shop",
+    "trust": 100,
+    "attributes": {},
+}
+SAMPLE_METRICS: Final[dict[str, Any]] = {
+    "recency_days": 120,
+    "frequency": 4,
+    "monetary_cents": 123450,
+    "avg_order_cents": 30862,
+    "r_score": 3,
+    "f_score": 4,
+    "m_score": 4,
+    "rfm_segment": "loyal",
+    "lifecycle": "at_risk",
+    "value_tier": "high",
+}
+
+
+def split_sizes(total: int, shares: Sequence[Decimal]) -> list[int]:
+    """`total` split by `shares` (summing to 1), largest remainders first."""
+    exact = [share * total for share in shares]
+    sizes = [int(value.to_integral_value(ROUND_FLOOR)) for value in exact]
+    order = sorted(range(len(shares)), key=lambda i: (sizes[i] - exact[i], i))
+    for index in order[: total - sum(sizes)]:
+        sizes[index] += 1
+    return sizes
+
+
+def first_send(start: datetime, windows: Windows) -> datetime:
+    """The first moment at or after `start` (local wall clock) inside a window."""
+    opens, closes = windows.hours
+    for offset in range(8):
+        day = start.date() + timedelta(days=offset)
+        if WEEKDAYS[day.weekday()] not in windows.days:
+            continue
+        begin = datetime.combine(day, opens, start.tzinfo)
+        end = datetime.combine(day, closes, start.tzinfo)
+        candidate = max(begin, start)
+        if candidate < end:
+            return candidate
+    raise AssertionError("a week always has an allowed day")  # Windows needs >= 1 day
+
+
+def _money(cents: Any) -> str | None:
+    return None if cents is None else f"{Decimal(int(cents)) / 100:.2f}"
+
+
+def message_variables(
+    spec: CampaignSpec,
+    cell: str,
+    customer: Mapping[str, Any],
+    metrics: Mapping[str, Any],
+    response_code: str,
+) -> dict[str, Any]:
+    """The variables a template sees (documented in templates/README.md)."""
+    vars_ = spec.groups.cells[cell].vars if cell in spec.groups.cells else {}
+    return {
+        "customer": dict(customer),
+        "metrics": {
+            "recency_days": metrics.get("recency_days"),
+            "frequency": metrics.get("frequency"),
+            "monetary": _money(metrics.get("monetary_cents")),
+            "avg_order": _money(metrics.get("avg_order_cents")),
+            "rfm_segment": metrics.get("rfm_segment"),
+            "lifecycle": metrics.get("lifecycle"),
+            "value_tier": metrics.get("value_tier"),
+        },
+        "campaign": {"key": spec.key, "name": spec.name},
+        "cell": cell,
+        "vars": dict(vars_),
+        "response_code": response_code,
+    }
+
+
+def minimum_detectable_lift(
+    rate: float, control: int, test: int, alpha: float = 0.05, power: float = 0.8
+) -> float | None:
+    """Smallest absolute lift in response rate a two-sided z-test would detect.
+
+    Normal approximation with the baseline variance in both groups:
+    ``(z(1 - alpha/2) + z(power)) * sqrt(p (1 - p) (1/n_control + 1/n_test))``.
+    None when a group is empty or the baseline is 0 or 1.
+    """
+    if control <= 0 or test <= 0 or not 0 < rate < 1:
+        return None
+    z = NormalDist().inv_cdf(1 - alpha / 2) + NormalDist().inv_cdf(power)
+    return z * sqrt(rate * (1 - rate) * (1 / control + 1 / test))
