@@ -73,6 +73,9 @@ def test_demo_builds_and_summarises_a_customer_base(tmp_path: Path) -> None:
         "external:listco",
         "merged into existing",
         "rejected rows by reason",
+        "plan winback-2026-12",
+        "audience funnel",
+        "sample: cell offer15, step offer (email)",
     ):
         assert expected in result.output
     assert (tmp_path / "demo" / "demo.sqlite3").exists()

@@ -61,6 +61,16 @@ RULES = {
         "flask",
     },
     "engine.files": {"engine.db", "engine.services", "engine.cli", "engine.bootstrap"},
+    "engine.render": {
+        "engine.db",
+        "engine.services",
+        "engine.cli",
+        "engine.bootstrap",
+        "engine.config",
+        "engine.web",
+        "engine.channels",
+        "sqlalchemy",
+    },
     "engine.demo": FRAMEWORKS | {"engine.db", "engine.services", "engine.cli", "os", "time"},
 }
 CLOCK_CALLS = {"now", "utcnow", "today", "time", "monotonic", "perf_counter"}

@@ -9,9 +9,11 @@ from pathlib import Path
 import click
 
 from engine.bootstrap import bootstrap
+from engine.cli.campaigns import run_plan
 from engine.cli.context import Context
 from engine.cli.imports import import_customer_file, import_order_file, parse_source
 from engine.cli.metrics import print_summary, run_refresh
+from engine.cli.plan_view import print_plan
 from engine.db import migrate
 from engine.demo.generate import (
     CUSTOMER_COLUMNS,
@@ -21,6 +23,8 @@ from engine.demo.generate import (
     internal_customers,
     orders,
 )
+
+DEMO_CAMPAIGN = Path("campaigns/winback.yaml")
 
 
 @click.command()
@@ -49,7 +53,8 @@ def demo(ctx: Context, size: int, seed: int, workdir: Path) -> None:
     that partly overlaps them, a few duplicates and deliberately bad rows;
     imports them through the normal import path (showing merges and the
     rejects report), refreshes metrics and prints the customer base by source,
-    lifecycle stage, RFM segment and value tier.
+    lifecycle stage, RFM segment and value tier. Then validates and plans the
+    example campaign campaigns/winback.yaml against it.
     """
     now = ctx.now().replace(hour=0, minute=0, second=0, microsecond=0)
     shape = DemoShape(customers=size, prospects=max(size * 3 // 20, 10), seed=seed)
@@ -86,6 +91,9 @@ def demo(ctx: Context, size: int, seed: int, workdir: Path) -> None:
     )
     run_refresh(adapters, console, now)
     print_summary(adapters, console)
+    if DEMO_CAMPAIGN.exists():
+        console.rule(f"[bold]campaign validate and plan: {DEMO_CAMPAIGN}")
+        print_plan(console, run_plan(adapters, DEMO_CAMPAIGN, ctx.now(), console, quiet=False))
     adapters.engine.dispose()
     console.print(f"demo database: {database} (use ENGINE_DATABASE_URL=sqlite:///{database})")
 

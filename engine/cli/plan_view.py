@@ -76,7 +76,7 @@ def print_plan(console: Console, plan: Plan) -> None:
             Panel(body, title=f"sample: cell {sample.cell}, step {sample.step} ({message.channel})")
         )
     for warning in plan.warnings:
-        console.print(f"[yellow]warning[/] {warning}", highlight=False)
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
 
 
 def plan_document(plan: Plan) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Select, and_, case, func, literal, or_, select
+from sqlalchemy import Engine, Select, and_, case, func, literal, or_, select, true
 
 from engine.core.campaign.eligibility import (
     BUCKETS,
@@ -59,6 +59,8 @@ def _suppressed(channel: str) -> Any:
 
 def _capped(rule: ChannelRule, rules: AudienceRules) -> Any:
     """Customers who already had `cap_count` messages on the channel in the period."""
+    if rule.cap_count == 0:  # a cap of zero closes the channel
+        return true()
     recent = (
         select(Send.customer_id)
         .where(

@@ -156,9 +156,14 @@ def _steps(
             if spec.groups.cells[code].steps is None
             or step.id in (spec.groups.cells[code].steps or [])
         )
-        segments = max(
-            (sms_length(s.message.text).segments for s in samples if s.step == step.id),
-            default=1,
+        # an SMS is billed per segment; the longest sample sets the estimate
+        segments = (
+            max(
+                (sms_length(s.message.text).segments for s in samples if s.step == step.id),
+                default=1,
+            )
+            if step.channel == "sms"
+            else 1
         )
         plans.append(
             StepPlan(

@@ -149,7 +149,8 @@ class FieldOps(Strict):
 
     def used(self) -> list[str]:
         """Names of the operators set, as written in YAML."""
-        return [self.model_fields[name].alias or name for name in sorted(self.model_fields_set)]
+        fields = type(self).model_fields
+        return [fields[name].alias or name for name in sorted(self.model_fields_set)]
 
 
 # Which operators make sense for which kind of field (checked in `check`).

@@ -108,6 +108,8 @@ def parse_moment(value: Any) -> Moment:
 
 def parse_hours(value: Any) -> tuple[time, time]:
     """``"10:00-16:00"`` as (start, end); end after start, both in local time."""
+    if isinstance(value, tuple) and len(value) == 2 and all(isinstance(t, time) for t in value):
+        return value[0], value[1]
     match = _HOURS.match(value) if isinstance(value, str) else None
     if not match:
         raise ValueError(f"expected hours like '09:00-20:00', got {value!r}")
