@@ -9,11 +9,18 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from engine.core.customers import FILE_FIELDS
 from engine.core.orders import FIELDS as ORDER_FILE_FIELDS
@@ -180,6 +187,15 @@ class EligibilitySettings(Frozen):
     )
     holdout: HoldoutSettings = HoldoutSettings()
     caps: dict[Channel, CapSettings] = Field(default_factory=_default_caps)
+
+    @field_validator("consent", "caps", mode="before")
+    @classmethod
+    def _over_defaults(cls, value: Any, info: ValidationInfo) -> Any:
+        # A file that lists one channel changes that channel only.
+        if not isinstance(value, dict):
+            return value
+        defaults = cls.model_fields[info.field_name or ""].get_default(call_default_factory=True)
+        return {**defaults, **value}
 
 
 class Settings(Frozen):

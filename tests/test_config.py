@@ -81,3 +81,20 @@ def test_settings_are_frozen() -> None:
     settings = load_settings(ROOT / "config.yaml", environ={})
     with pytest.raises(ValidationError):
         settings.timezone = "UTC"  # type: ignore[misc]
+
+
+def test_a_partial_eligibility_map_keeps_the_other_channels_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("eligibility:\n  consent: {mail: opt_in}\n  caps: {sms: {count: 3, days: 7}}\n")
+    rules = load_settings(path, environ={}).eligibility
+    assert rules.consent == {
+        "email": "opt_in",
+        "sms": "opt_in",
+        "mail": "opt_in",
+        "call": "opt_out",
+    }
+    assert (rules.caps["sms"].count, rules.caps["email"].count, rules.caps["mail"].days) == (
+        3,
+        2,
+        30,
+    )

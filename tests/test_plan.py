@@ -166,12 +166,15 @@ def test_plan_shows_funnel_cells_steps_costs_samples_and_warnings(adapters: Adap
     # start 2026-12-02 10:00 Asia/Shanghai is a Wednesday inside the window
     assert offer.first_send == datetime(2026, 12, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
     assert reminder.follow_up and reminder.first_send is None
-    assert reminder.trigger == "opened offer within 20m"
+    assert reminder.trigger == "opened offer within 3d"
     assert nudge.trigger == "not opened offer after 3d" and nudge.channel == "sms"
     assert call.cost == Decimal("4.00")
+    # follow-ups count only customers contactable on their channel: ann has a
+    # phone (calls are opt-out) but no SMS consent
+    assert (nudge.volume, call.volume) == (0, 1)
     assert plan.cost_by_channel() == {
         "email": Decimal("0.002"),
-        "sms": Decimal("0.05"),
+        "sms": Decimal("0"),
         "call": Decimal("4.00"),
     }
     # one sample per test cell, rendered for the real eligible customer
@@ -215,7 +218,8 @@ def test_validate_and_plan_commands(database_url: str, tmp_path: Path) -> None:
     bad.write_text(WINBACK.replace("offer20: {share: 45%", "offer20: {share: 55%"))
     result = runner.invoke(cli, ["validate", good[0], str(bad)], env=env)
     assert result.exit_code == 1
-    assert f"{bad}:21:15 groups.cells.offer20.share: shares add up to 110%" in result.output
+    line = WINBACK.splitlines().index("    offer20: {share: 45%, vars: {discount: 20}}") + 1
+    assert f"{bad}:{line}:15 groups.cells.offer20.share: shares add up to 110%" in result.output
     assert "1 of 2 campaign file(s) invalid" in result.output
 
     result = runner.invoke(

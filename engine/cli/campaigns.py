@@ -47,10 +47,12 @@ def validate(ctx: Context, files: tuple[Path, ...]) -> None:
         except InvalidDocument as exc:
             failed += 1
             for line in exc.violations:
-                ctx.console.print(f"[red]{line}[/]", highlight=False, soft_wrap=True)
+                ctx.console.print(line, style="red", markup=False, highlight=False, soft_wrap=True)
             continue
         for line in checked.warnings:
-            ctx.console.print(f"[yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
+            ctx.console.print(
+                f"warning: {line}", style="yellow", markup=False, highlight=False, soft_wrap=True
+            )
         ctx.console.print(
             f"[green]ok[/] {path} ({checked.spec.key})", highlight=False, soft_wrap=True
         )

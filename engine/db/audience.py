@@ -140,7 +140,9 @@ class SqlAudience:
         self, rules: AudienceRules, limit: int
     ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         """(customer, metrics) of the first `limit` eligible customers, for sample messages."""
-        labelled = screened(rules).where(reason(rules) == ELIGIBLE).limit(limit).subquery()
+        # lowest ids first: the same samples on every run
+        eligible = screened(rules).where(reason(rules) == ELIGIBLE)
+        labelled = eligible.order_by(C.c.id).limit(limit).subquery()
         customers = Customer.__table__
         query = (
             select(customers, *[col for col in M.c if col.name != "customer_id"])

@@ -10,6 +10,7 @@ Text comparisons ignore case; `ne` and `not_in` also match missing values.
 
 from __future__ import annotations
 
+from calendar import isleap
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -157,8 +158,8 @@ class Compiler:
         today = self.now.astimezone(self.zone).date()
         days = {today + timedelta(days=n) for n in range(within_next.days + 1)}
         keys = {day.month * 100 + day.day for day in days}
-        if 228 in keys and 301 in keys:  # 29 February birthdays are kept on 28 February
-            keys.add(229)
+        if any(d.month == 2 and d.day == 28 and not isleap(d.year) for d in days):
+            keys.add(229)  # 29 February birthdays are celebrated on 28 February
         born = C.c.birth_date
         return and_(
             born.is_not(None),

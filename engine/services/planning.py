@@ -104,7 +104,8 @@ def plan_campaign(
     treated = {cell.code: cell.size for cell in cells if not cell.control}
     control = next(cell.size for cell in cells if cell.control)
     samples = _samples(spec, audience, rules, renderer)
-    steps = _steps(spec, treated, now, zone, samples)
+    reach = _reach(spec, policy, audience, caps, now, zone, funnel.eligible)
+    steps = _steps(spec, treated, reach, now, zone, samples)
     buyers = audience.recent_buyers(rules, spec.response.window) if funnel.eligible else 0
     rate = buyers / funnel.eligible if funnel.eligible else None
     smallest = min(treated.values(), default=0)
@@ -137,9 +138,32 @@ def _cells(spec: CampaignSpec, eligible: int) -> list[CellPlan]:
     ]
 
 
+def _reach(
+    spec: CampaignSpec,
+    policy: Policy,
+    audience: Audience,
+    caps: dict[str, tuple[int, int]],
+    now: datetime,
+    zone: ZoneInfo,
+    eligible: int,
+) -> dict[str, float]:
+    """Share of the eligible audience also contactable on each follow-up channel.
+
+    Follow-ups are screened again at send time; a plan that counted every
+    treated customer for an SMS nudge would overstate its volume and cost.
+    """
+    entry = spec.entry_channels()
+    reach = dict.fromkeys(entry, 1.0)
+    for channel in sorted({step.channel for step in spec.steps} - set(entry)):
+        rules = policy.rules(spec.audience.segment, [*entry, channel], caps, now, zone)
+        reach[channel] = audience.funnel(rules).eligible / eligible if eligible else 0.0
+    return reach
+
+
 def _steps(
     spec: CampaignSpec,
     treated: dict[str, int],
+    reach: dict[str, float],
     now: datetime,
     zone: ZoneInfo,
     samples: list[Sample],
@@ -150,11 +174,14 @@ def _steps(
     opens = first_send(max(start, now.astimezone(zone)), spec.schedule.windows)
     plans = []
     for step in spec.steps:
-        volume = sum(
-            size
-            for code, size in treated.items()
-            if spec.groups.cells[code].steps is None
-            or step.id in (spec.groups.cells[code].steps or [])
+        volume = round(
+            reach[step.channel]
+            * sum(
+                size
+                for code, size in treated.items()
+                if spec.groups.cells[code].steps is None
+                or step.id in (spec.groups.cells[code].steps or [])
+            )
         )
         # an SMS is billed per segment; the longest sample sets the estimate
         segments = (

@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from engine.core.campaign.values import Duration, MomentValue
+from engine.core.customers import PROFILE_FIELDS
 from engine.core.scoring import LIFECYCLE_STAGES, RFM_SEGMENTS, VALUE_TIERS
 
 # Union tags carry this mark so error paths can drop them (engine.yamldoc).
@@ -62,30 +63,11 @@ def _metric(kind: Kind, column: str, choices: tuple[str, ...] = ()) -> FieldInfo
     return FieldInfo(kind, "customer_metrics", column, choices)
 
 
-_TEXT_FIELDS: Final = [
+_TEXT_FIELDS: Final = (
     "external_id",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "address_line1",
-    "address_line2",
-    "postal_code",
-    "city",
-    "region",
-    "country",
-    "timezone",
-    "language",
-    "gender",
-    "income_band",
-    "occupation",
-    "company_name",
-    "industry",
-    "company_size",
-    "contact_role",
-    "household_key",
+    *(name for name in PROFILE_FIELDS if name != "birth_date"),
     "source_name",
-]
+)
 FIELDS: Final[dict[str, FieldInfo]] = {
     **{name: _customer(Kind.TEXT, name) for name in _TEXT_FIELDS},
     "origin": _customer(Kind.CHOICE, "origin", ("internal", "external")),

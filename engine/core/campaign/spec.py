@@ -48,7 +48,9 @@ class Groups(Strict):
 
 
 class Windows(Strict):
-    """When sends may go out, in each customer's own timezone."""
+    """When sends may go out: applied in each customer's own timezone at launch
+    (the campaign's as a fallback); `plan` shows the first opening in the
+    campaign timezone."""
 
     days: Annotated[list[Weekday], Field(min_length=1)] = Field(
         default_factory=lambda: list(WEEKDAYS)
@@ -258,7 +260,7 @@ class CampaignSpec(Strict):
     entry: Entry | None = None
 
     def first_steps(self) -> list[EmailStep | SmsStep | MailStep | CallStep]:
-        """Steps sent at launch (no trigger, or only a delay after entry)."""
+        """Steps sent at launch: those without a trigger."""
         return [step for step in self.steps if step.when is None]
 
     def entry_channels(self) -> list[str]:
