@@ -29,8 +29,8 @@ from sqlalchemy import (
     true,
 )
 
+from engine.core.campaign.fields import FIELDS, Kind
 from engine.core.campaign.segment import (
-    FIELDS,
     AttributeIs,
     BirthdayIs,
     Bought,
@@ -39,7 +39,6 @@ from engine.core.campaign.segment import (
     Count,
     FieldOps,
     Group,
-    Kind,
     Orders,
     Responded,
     SourceIs,

@@ -13,13 +13,11 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from engine.core.campaign.fields import FIELDS, OPERATORS, Kind
 from engine.core.campaign.segment import (
-    FIELDS,
-    OPERATORS,
     AttributeIs,
     FieldOps,
     Group,
-    Kind,
     condition_name,
 )
 from engine.core.campaign.spec import AfterEntry, AfterStep, CampaignSpec, NoEvent, OnEvent

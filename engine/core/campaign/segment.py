@@ -10,10 +10,8 @@ adapter compiles each node to a SQLAlchemy expression.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
-from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, Self, Union
 
 from pydantic import (
@@ -26,9 +24,8 @@ from pydantic import (
     model_validator,
 )
 
+from engine.core.campaign.fields import FIELDS
 from engine.core.campaign.values import Duration, MomentValue
-from engine.core.customers import PROFILE_FIELDS
-from engine.core.scoring import LIFECYCLE_STAGES, RFM_SEGMENTS, VALUE_TIERS
 
 # Union tags carry this mark so error paths can drop them (engine.yamldoc).
 TAG_MARK: Final = "~"
@@ -37,56 +34,6 @@ TAG_MARK: Final = "~"
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-
-class Kind(Enum):
-    TEXT = "text"
-    NUMBER = "number"
-    MONEY = "money"  # in the base currency's units; stored as cents
-    TIME = "time"
-    DATE = "date"
-    CHOICE = "choice"
-
-
-@dataclass(frozen=True, slots=True)
-class FieldInfo:
-    kind: Kind
-    table: Literal["customers", "customer_metrics"]
-    column: str
-    choices: tuple[str, ...] = ()
-
-
-def _customer(kind: Kind, column: str, choices: tuple[str, ...] = ()) -> FieldInfo:
-    return FieldInfo(kind, "customers", column, choices)
-
-
-def _metric(kind: Kind, column: str, choices: tuple[str, ...] = ()) -> FieldInfo:
-    return FieldInfo(kind, "customer_metrics", column, choices)
-
-
-_TEXT_FIELDS: Final = (
-    "external_id",
-    *(name for name in PROFILE_FIELDS if name != "birth_date"),
-    "source_name",
-)
-FIELDS: Final[dict[str, FieldInfo]] = {
-    **{name: _customer(Kind.TEXT, name) for name in _TEXT_FIELDS},
-    "origin": _customer(Kind.CHOICE, "origin", ("internal", "external")),
-    "trust": _customer(Kind.NUMBER, "trust"),
-    "birth_date": _customer(Kind.DATE, "birth_date"),
-    "created_at": _customer(Kind.TIME, "created_at"),
-    "first_order_at": _metric(Kind.TIME, "first_order_at"),
-    "last_order_at": _metric(Kind.TIME, "last_order_at"),
-    "recency_days": _metric(Kind.NUMBER, "recency_days"),
-    "frequency": _metric(Kind.NUMBER, "frequency"),
-    "monetary": _metric(Kind.MONEY, "monetary_cents"),
-    "avg_order_value": _metric(Kind.MONEY, "avg_order_cents"),
-    "rfm_recency": _metric(Kind.NUMBER, "r_score"),
-    "rfm_frequency": _metric(Kind.NUMBER, "f_score"),
-    "rfm_monetary": _metric(Kind.NUMBER, "m_score"),
-    "rfm_segment": _metric(Kind.CHOICE, "rfm_segment", tuple(s.name for s in RFM_SEGMENTS)),
-    "lifecycle": _metric(Kind.CHOICE, "lifecycle", LIFECYCLE_STAGES),
-    "value_tier": _metric(Kind.CHOICE, "value_tier", VALUE_TIERS),
-}
 
 Scalar = str | int | float | Decimal
 
@@ -133,19 +80,6 @@ class FieldOps(Strict):
         """Names of the operators set, as written in YAML."""
         fields = type(self).model_fields
         return [fields[name].alias or name for name in sorted(self.model_fields_set)]
-
-
-# Which operators make sense for which kind of field (checked in `check`).
-OPERATORS: Final[dict[Kind, frozenset[str]]] = {
-    Kind.TEXT: frozenset(["eq", "ne", "in", "not_in", "contains", "starts_with", "exists"]),
-    Kind.CHOICE: frozenset(["eq", "ne", "in", "not_in", "exists"]),
-    Kind.NUMBER: frozenset(
-        ["eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "between", "exists"]
-    ),
-    Kind.MONEY: frozenset(["eq", "ne", "gt", "gte", "lt", "lte", "between", "exists"]),
-    Kind.TIME: frozenset(["before", "after", "within", "exists"]),
-    Kind.DATE: frozenset(["before", "after", "within", "exists"]),
-}
 
 
 class Count(Strict):
