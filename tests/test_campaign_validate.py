@@ -164,6 +164,16 @@ def test_the_example_campaigns_validate(path: Path) -> None:
             "c.yaml:19:5 steps.0.template: cell offer20: ",
         ),
         (
+            "offer20: {share: 45%, vars: {discount: 20}}",
+            "offer20: {share: 45%, vars: {discount: 20}, steps: [offer, nudge, call]}",
+            "c.yaml:11:71 groups.cells.offer20.steps.2: no step called 'call'",
+        ),
+        (
+            "offer20: {share: 45%, vars: {discount: 20}}",
+            "offer20: {share: 45%, vars: {discount: 20}, steps: [nudge]}",
+            "c.yaml:11:57 groups.cells.offer20.steps.0: 'nudge' follows 'offer', which cell offer20 does not get",
+        ),
+        (
             "    offer20: {share: 45%, vars: {discount: 20}}",
             "    control: {share: 45%}",
             "c.yaml:9:3 groups.cells: 'control' is the control group's name",

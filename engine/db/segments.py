@@ -255,7 +255,7 @@ def _count(expr: Any, test: Count, scale: int) -> Bool:
     ):
         bound = getattr(test, name)
         if bound is not None:
-            parts.append(getattr(value, op)(int(bound * scale)))
+            parts.append(getattr(value, op)(float(bound * scale)))  # exact: no rounding of 1.5
     return and_(true(), *parts)
 
 

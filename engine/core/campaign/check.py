@@ -87,10 +87,20 @@ def _steps(spec: CampaignSpec) -> Iterator[Finding]:
             )
     for code, cell in spec.groups.cells.items():
         for position, name in enumerate(cell.steps or []):
+            where = ("groups", "cells", code, "steps", position)
             if name not in ids:
-                yield Finding(
-                    ("groups", "cells", code, "steps", position), f"no step called {name!r}"
-                )
+                yield Finding(where, f"no step called {name!r}")
+                continue
+            trigger = spec.steps[ids.index(name)].when
+            source = _source_step(trigger)
+            if source is not None and source not in (cell.steps or []):
+                yield Finding(where, f"{name!r} follows {source!r}, which cell {code} does not get")
+
+
+def _source_step(trigger: object) -> str | None:
+    if isinstance(trigger, AfterStep):
+        return trigger.after
+    return trigger.step if isinstance(trigger, OnEvent | NoEvent) else None
 
 
 def _trigger_key(trigger: OnEvent | NoEvent) -> str:

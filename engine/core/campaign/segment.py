@@ -83,7 +83,7 @@ class FieldOps(Strict):
 
 
 class Count(Strict):
-    """A numeric test on an aggregate (order count, amount)."""
+    """A numeric test on an aggregate (order count, amount); a bare number means `eq`."""
 
     eq: Decimal | None = None
     gt: Decimal | None = None
@@ -94,7 +94,7 @@ class Count(Strict):
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, value: Any) -> Any:
-        return value if isinstance(value, dict) else {"gte": value}
+        return value if isinstance(value, dict) else {"eq": value}
 
     def holds(self, value: Decimal) -> bool:
         """Whether `value` passes every operator (used to decide how zero compiles)."""
