@@ -8,12 +8,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 
 from engine.core.campaign.eligibility import Holdout, Policy
+from engine.core.codes import CodeBook
 from engine.core.customers import ParseOptions
 from engine.core.scoring import MetricRules
 from engine.db.audience import SqlAudience
 from engine.db.batches import SqlImportLog
 from engine.db.connect import make_engine
 from engine.db.customers import SqlCustomerStore
+from engine.db.launches import SqlLaunches
 from engine.db.metrics import SqlMetricsStore
 from engine.db.orders import SqlOrderStore
 from engine.render import TemplateRenderer
@@ -28,6 +30,7 @@ class Adapters:
     metrics: SqlMetricsStore
     log: SqlImportLog
     audience: SqlAudience
+    launches: SqlLaunches
     renderer: TemplateRenderer
 
     def orders(self, source: str) -> SqlOrderStore:
@@ -63,6 +66,11 @@ class Adapters:
         )
 
 
+def codebook(settings: Settings) -> CodeBook:
+    """Response codes keyed by the installation's secret."""
+    return CodeBook.from_secret(settings.response_codes.secret)
+
+
 def renderer(settings: Settings) -> TemplateRenderer:
     """Templates from config (no database needed: `campaign validate` uses only this)."""
     return TemplateRenderer(settings.templates_dir, settings.sender)
@@ -78,5 +86,6 @@ def bootstrap(settings: Settings, database_url: str | None = None) -> Adapters:
         metrics=SqlMetricsStore(engine),
         log=SqlImportLog(engine),
         audience=SqlAudience(engine),
+        launches=SqlLaunches(engine),
         renderer=renderer(settings),
     )

@@ -198,6 +198,12 @@ class EligibilitySettings(Frozen):
         return {**defaults, **value}
 
 
+class ResponseCodeSettings(Frozen):
+    """Keys the map from contacts to response codes (set it per installation)."""
+
+    secret: Annotated[str, Field(min_length=8)] = "demo-response-codes"
+
+
 class Settings(Frozen):
     timezone: str = "Asia/Shanghai"
     database: DatabaseSettings = DatabaseSettings()
@@ -207,6 +213,7 @@ class Settings(Frozen):
     templates_dir: Path = Path("templates")
     sender: SenderSettings = SenderSettings()
     eligibility: EligibilitySettings = EligibilitySettings()
+    response_codes: ResponseCodeSettings = ResponseCodeSettings()
 
     @field_validator("timezone")
     @classmethod

@@ -14,6 +14,7 @@ from engine.cli.context import Context
 from engine.cli.db import db
 from engine.cli.demo import demo
 from engine.cli.imports import import_
+from engine.cli.launch import cancel, enter, launch, pause, resume, status
 from engine.cli.metrics import customers, metrics
 from engine.errors import EngineError
 
@@ -60,6 +61,8 @@ cli.add_command(customers)
 cli.add_command(demo)
 cli.add_command(validate)
 cli.add_command(plan)
+for command in (launch, enter, pause, resume, cancel, status):
+    cli.add_command(command)
 
 
 def main() -> None:

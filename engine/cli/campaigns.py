@@ -88,7 +88,8 @@ def plan(ctx: Context, file: Path, at: datetime | None, as_json: bool) -> None:
 def run_plan(adapters: Adapters, file: Path, now: datetime, console: Console, quiet: bool) -> Plan:
     checked = read_campaign(file, adapters.renderer)
     migrate.require_current(adapters.engine)
+    args = (checked, adapters.policy(), adapters.audience, adapters.renderer, now)
     if quiet:
-        return plan_campaign(checked, adapters.policy(), adapters.audience, adapters.renderer, now)
+        return plan_campaign(*args, history=adapters.launches)
     with console.status(f"planning {checked.spec.key}"):
-        return plan_campaign(checked, adapters.policy(), adapters.audience, adapters.renderer, now)
+        return plan_campaign(*args, history=adapters.launches)

@@ -33,7 +33,7 @@ def print_plan(console: Console, plan: Plan) -> None:
     console.print(table("audience funnel", ["step", "customers", "of matched"], rows))
     console.print(
         table(
-            "cells (expected sizes; launch assigns by hash)",
+            "cells (as a launch would assign them now)",
             ["cell", "role", "share", "customers"],
             [
                 (c.code, "control" if c.control else "test", f"{c.share:.1%}", c.size)

@@ -99,11 +99,11 @@ def reason(rules: AudienceRules) -> Any:
     return case(*whens, else_=literal(ELIGIBLE)) if whens else literal(ELIGIBLE)
 
 
-def screened(rules: AudienceRules) -> Select[Any]:
-    """(customer id, reason) for every customer the segment matches."""
+def screened(rules: AudienceRules, *extra: Any) -> Select[Any]:
+    """(customer id, reason, *extra) for every customer the segment matches."""
     where = Compiler(rules.now, rules.zone).where(rules.segment)
     return (
-        select(C.c.id.label("customer_id"), reason(rules).label("reason"))
+        select(C.c.id.label("customer_id"), reason(rules).label("reason"), *extra)
         .select_from(C.outerjoin(M, M.c.customer_id == C.c.id))
         .where(where)
     )

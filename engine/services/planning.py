@@ -8,13 +8,15 @@ include the smallest lift the planned control group could detect.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from engine.core.campaign.assign import Hasher, Split, groups_salt
 from engine.core.campaign.eligibility import AudienceRules, Funnel, Policy
+from engine.core.campaign.launch import Launched
 from engine.core.campaign.preview import (
     SAMPLE_CUSTOMER,
     SAMPLE_METRICS,
@@ -89,10 +91,31 @@ class Plan:
         return costs
 
 
+class History(Protocol):
+    def find(self, key: str) -> Launched | None: ...
+    def split_counts(
+        self,
+        rules: AudienceRules,
+        hasher: Hasher,
+        bounds: list[tuple[int, str]],
+        stratify_by: str | None,
+    ) -> dict[str, int]: ...
+
+
 def plan_campaign(
-    checked: Checked, policy: Policy, audience: Audience, renderer: Renderer, now: datetime
+    checked: Checked,
+    policy: Policy,
+    audience: Audience,
+    renderer: Renderer,
+    now: datetime,
+    history: History | None = None,
 ) -> Plan:
-    """The plan of a validated campaign at `now` (relative dates resolve against it)."""
+    """The plan of a validated campaign at `now` (relative dates resolve against it).
+
+    With `history`, cell sizes are the exact counts a launch would assign now
+    (same hash, same SQL), and a campaign already launched under this key is
+    compared: the same split is reported, a changed one is a warning.
+    """
     spec = checked.spec
     zone_name = spec.schedule.timezone or policy.timezone
     zone = ZoneInfo(zone_name)
@@ -101,6 +124,14 @@ def plan_campaign(
     rules = policy.rules(spec.audience.segment, channels, caps, now, zone)
     funnel = audience.funnel(rules)
     cells = _cells(spec, funnel.eligible)
+    notes: list[str] = []
+    if history is not None:
+        split = Split.of(spec)
+        hasher = Hasher.for_campaign(spec.key, groups_salt(spec))
+        bounds = list(zip(split.bounds, split.codes, strict=True))
+        exact = history.split_counts(rules, hasher, bounds, spec.groups.stratify_by)
+        cells = [replace(cell, size=exact.get(cell.code, 0)) for cell in cells]
+        notes = _launched_notes(spec, history.find(spec.key))
     treated = {cell.code: cell.size for cell in cells if not cell.control}
     control = next(cell.size for cell in cells if cell.control)
     samples = _samples(spec, audience, rules, renderer)
@@ -110,7 +141,7 @@ def plan_campaign(
     rate = buyers / funnel.eligible if funnel.eligible else None
     smallest = min(treated.values(), default=0)
     mde = minimum_detectable_lift(rate or 0.0, control, smallest)
-    warnings = [*checked.warnings, *_warnings(spec, funnel, control, rate, mde)]
+    warnings = [*notes, *checked.warnings, *_warnings(spec, funnel, control, rate, mde)]
     return Plan(
         key=spec.key,
         name=spec.name,
@@ -126,6 +157,18 @@ def plan_campaign(
         samples=tuple(samples),
         warnings=tuple(warnings),
     )
+
+
+def _launched_notes(spec: CampaignSpec, launched: Launched | None) -> list[str]:
+    if launched is None:
+        return []
+    salt = groups_salt(spec)
+    if launched.salt != salt:
+        return [
+            f"{spec.key} is already launched with another split (salt {launched.salt}, now "
+            f"{salt}): launch will refuse it; give the new version a new key"
+        ]
+    return [f"{spec.key} is already launched ({launched.status}): launch will add nothing"]
 
 
 def _cells(spec: CampaignSpec, eligible: int) -> list[CellPlan]:

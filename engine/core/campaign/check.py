@@ -55,6 +55,11 @@ def _shares(spec: CampaignSpec) -> Iterator[Finding]:
     if total != 1:
         last = list(groups.cells)[-1]
         yield Finding(("groups", "cells", last, "share"), f"shares add up to {_percent(total)}")
+    if spec.entry is not None and groups.stratify_by is not None:
+        yield Finding(
+            ("groups", "stratify_by"),
+            "stratification needs the whole audience at once; trigger campaigns split by hash",
+        )
     if groups.control == 0:
         yield Finding(("groups", "control"), "no control group: lift cannot be measured", "warning")
     for code, cell in groups.cells.items():

@@ -16,7 +16,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from engine.core.campaign.segment import TAG_MARK, Node, Strict
-from engine.core.campaign.values import WEEKDAYS, Duration, Hours, LocalDateTime, Share, Weekday
+from engine.core.campaign.values import (
+    WEEKDAYS,
+    Duration,
+    Hours,
+    LocalDateTime,
+    Share,
+    TimeOfDay,
+    Weekday,
+)
 
 Channel = Literal["email", "sms", "mail", "call"]
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
@@ -240,10 +248,16 @@ class Cap(Strict):
 
 
 class Entry(Strict):
-    """Trigger (always-on) campaigns: customers enter on an event (launch issue)."""
+    """Trigger (always-on) campaigns: customers enter when they newly match.
 
-    event: Literal["joins_segment", "signup", "first_order", "order"]
-    cooldown: Duration | None = None  # re-entry not before this long
+    An entry run happens every `every` (aligned to `at`, wall-clock time in
+    the campaign timezone); each customer enters once, or again after
+    `reenter_after` since their last entry.
+    """
+
+    every: Annotated[Duration, Field(ge=timedelta(hours=1))] = timedelta(days=1)
+    at: TimeOfDay | None = None
+    reenter_after: Duration | None = None  # once ever when absent
 
 
 class CampaignSpec(Strict):

@@ -122,6 +122,16 @@ def parse_hours(value: Any) -> tuple[time, time]:
     return start, end
 
 
+def parse_time_of_day(value: Any) -> time:
+    """``"09:00"`` as a time of day."""
+    if isinstance(value, time):
+        return value
+    try:
+        return time.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ValueError(f"expected a time of day like '09:00', got {value!r}") from None
+
+
 def parse_weekday(value: Any) -> str:
     text = str(value).strip().lower()[:3]
     if text not in WEEKDAYS:
@@ -135,6 +145,7 @@ LocalDateTime = Annotated[datetime, BeforeValidator(parse_local_datetime)]
 MomentValue = Annotated[Moment, BeforeValidator(parse_moment)]
 Hours = Annotated[tuple[time, time], BeforeValidator(parse_hours)]
 Weekday = Annotated[str, BeforeValidator(parse_weekday)]
+TimeOfDay = Annotated[time, BeforeValidator(parse_time_of_day)]
 
 
 def format_duration(value: timedelta) -> str:

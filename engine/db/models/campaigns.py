@@ -31,6 +31,7 @@ class Campaign(Base):
     status_reason: Mapped[str | None] = mapped_column(String(500))
     starts_at: Mapped[datetime]
     launched_at: Mapped[datetime | None]
+    entered_at: Mapped[datetime | None]  # trigger campaigns: the last entry run
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     __table_args__ = (
@@ -54,7 +55,7 @@ class Cell(Base):
 
 
 class Contact(Base):
-    """Contact history: one row per customer per campaign, controls included."""
+    """Contact history: one row per customer per campaign (and entry), controls included."""
 
     __tablename__ = "contacts"
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -65,8 +66,12 @@ class Contact(Base):
     reason: Mapped[str | None] = mapped_column(String(64))
     response_code: Mapped[str | None] = mapped_column(String(16), unique=True)
     entered_at: Mapped[datetime]
+    # 1 for a batch campaign; trigger campaigns count re-entries up from 1.
+    entry: Mapped[int] = mapped_column(default=1, server_default="1")
     __table_args__ = (
-        UniqueConstraint("campaign_id", "customer_id", name="uq_contacts_campaign_customer"),
+        UniqueConstraint(
+            "campaign_id", "customer_id", "entry", name="uq_contacts_campaign_customer"
+        ),
         # "contacted in campaign X within N days" reads by customer.
         Index("ix_contacts_customer", "customer_id", "entered_at"),
         CheckConstraint("status IN ('treated', 'held_out', 'suppressed')", name="status"),

@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("status_reason", sa.String(length=500), nullable=True),
         sa.Column("starts_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("launched_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("entered_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
@@ -73,6 +74,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(length=64), nullable=True),
         sa.Column("response_code", sa.String(length=16), nullable=True),
         sa.Column("entered_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("entry", sa.Integer(), server_default="1", nullable=False),
         sa.CheckConstraint(
             "status IN ('treated', 'held_out', 'suppressed')", name=op.f("ck_contacts_status")
         ),
@@ -84,7 +86,9 @@ def upgrade() -> None:
             ["customer_id"], ["customers.id"], name=op.f("fk_contacts_customer_id_customers")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_contacts")),
-        sa.UniqueConstraint("campaign_id", "customer_id", name="uq_contacts_campaign_customer"),
+        sa.UniqueConstraint(
+            "campaign_id", "customer_id", "entry", name="uq_contacts_campaign_customer"
+        ),
         sa.UniqueConstraint("response_code", name=op.f("uq_contacts_response_code")),
     )
     with op.batch_alter_table("contacts", schema=None) as batch_op:

@@ -1,0 +1,315 @@
+"""Launch writes: campaigns and cells, contacts for the audience, codes, first sends.
+
+`enter` runs in one transaction: contacts for every screened customer (cell
+by hash, or by rank within a stratum), their response codes, and queued
+sends for the first steps. A crash leaves all of it or none, so a second
+launch that finds the campaign already has its whole audience.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, case, func, insert, literal, select, update
+
+from engine.core.campaign.assign import BUCKETS, Hasher
+from engine.core.campaign.eligibility import ELIGIBLE, AudienceRules
+from engine.core.campaign.launch import CellRow, Counts, Entry, Launched
+from engine.db.assignment import cell_by_bucket, cell_by_rank, mixed, response_code
+from engine.db.audience import screened
+from engine.db.models import Campaign, Cell, Contact, Customer, Send
+from engine.db.segments import C, M
+from engine.db.types import UTCDateTime
+
+STRATA = {
+    "lifecycle": M.c.lifecycle,
+    "rfm_segment": M.c.rfm_segment,
+    "value_tier": M.c.value_tier,
+    "origin": C.c.origin,
+}
+
+
+@dataclass(frozen=True)
+class SqlLaunches:
+    engine: Engine
+
+    def find(self, key: str) -> Launched | None:
+        query = select(Campaign).where(Campaign.key == key)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        if row is None:
+            return None
+        return Launched(**{f: row[f] for f in Launched.__dataclass_fields__})
+
+    def create(self, fields: dict[str, Any], cells: list[CellRow]) -> int:
+        """The campaign row and its cells; returns the campaign id."""
+        with self.engine.begin() as conn:
+            campaign_id = int(
+                conn.execute(insert(Campaign).returning(Campaign.id), fields).scalar_one()
+            )
+            conn.execute(
+                insert(Cell), [{"campaign_id": campaign_id, **vars(cell)} for cell in cells]
+            )
+        return campaign_id
+
+    def update(self, campaign_id: int, **fields: Any) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(Campaign).where(Campaign.id == campaign_id).values(**fields))
+
+    def enter(self, campaign_id: int, entry: Entry) -> int:
+        """Contacts, codes and first sends for one entry run; returns contacts written."""
+        now = entry.rules.now
+        with self.engine.begin() as conn:
+            cells = dict(
+                conn.execute(
+                    select(Cell.code, Cell.id).where(Cell.campaign_id == campaign_id)
+                ).all()
+            )
+            written = conn.execute(_contacts(campaign_id, entry, cells)).rowcount
+            conn.execute(
+                update(Contact)
+                .where(Contact.campaign_id == campaign_id, Contact.response_code.is_(None))
+                .values(response_code=response_code(Contact.id, entry.codes))
+            )
+            for step, channel, codes in entry.first_steps:
+                _queue(
+                    conn, campaign_id, now, step, channel, [cells[c] for c in codes], entry.due_for
+                )
+            conn.execute(update(Campaign).where(Campaign.id == campaign_id).values(entered_at=now))
+        return int(written)
+
+    def counts(self, campaign_id: int) -> Counts:
+        return _counts(self.engine, campaign_id)
+
+    def set_status(self, campaign_id: int, status: str, reason: str | None, now: datetime) -> None:
+        _set_status(self.engine, campaign_id, status, reason, now)
+
+    def all(self) -> list[Launched]:
+        return _campaigns(self.engine)
+
+    def split_counts(
+        self,
+        rules: AudienceRules,
+        hasher: Hasher,
+        bounds: list[tuple[int, str]],
+        stratify_by: str | None,
+    ) -> dict[str, int]:
+        return split_counts(self.engine, rules, hasher, bounds, stratify_by)
+
+
+def _assigned(
+    rules: AudienceRules,
+    hasher: Hasher,
+    bounds: list[tuple[int, Any]],
+    stratify_by: str | None,
+    fresh_only: tuple[int, timedelta | None] | None = None,
+) -> Any:
+    """(customer_id, reason, cell) for the screened audience; cell is a CASE over `bounds`.
+
+    Without stratification the cell is the hash bucket's; with it, customers
+    are ranked by hash within their stratum and cut at the cumulative shares,
+    so every stratum splits exactly. `fresh_only` = (campaign id, re-entry
+    wait) leaves out customers who entered that campaign too recently.
+    """
+    stratum = STRATA[stratify_by] if stratify_by else literal("")
+    base = screened(rules, mixed(C.c.id, hasher).label("mixed"), stratum.label("stratum"))
+    if fresh_only is not None:
+        base = base.where(C.c.id.not_in(_recent_entrants(fresh_only[0], rules.now, fresh_only[1])))
+    audience = base.subquery("audience")
+    if stratify_by:
+        eligible = audience.c.reason == ELIGIBLE
+        rank = func.row_number().over(
+            partition_by=[eligible, audience.c.stratum],
+            order_by=[audience.c.mixed, audience.c.customer_id],
+        )
+        size = func.count().over(partition_by=[eligible, audience.c.stratum])
+        cell = cell_by_rank(rank, size, bounds)
+    else:
+        cell = cell_by_bucket(audience.c.mixed % BUCKETS, bounds)
+    return select(audience.c.customer_id, audience.c.reason, cell.label("cell")).subquery(
+        "assigned"
+    )
+
+
+def split_counts(
+    engine: Engine,
+    rules: AudienceRules,
+    hasher: Hasher,
+    bounds: list[tuple[int, str]],
+    stratify_by: str | None,
+) -> dict[str, int]:
+    """Eligible customers per cell code, exactly as a launch now would assign them."""
+    assigned = _assigned(rules, hasher, bounds, stratify_by)
+    query = (
+        select(assigned.c.cell, func.count())
+        .where(assigned.c.reason == ELIGIBLE)
+        .group_by(assigned.c.cell)
+    )
+    with engine.connect() as conn:
+        return {code: int(n) for code, n in conn.execute(query)}
+
+
+def _contacts(campaign_id: int, entry: Entry, cells: dict[str, int]) -> Any:
+    """INSERT .. SELECT of the screened audience with its cell and status."""
+    fresh = None
+    if entry.reenter_after is not None or not entry.record_excluded:
+        fresh = (campaign_id, entry.reenter_after)
+    bounds = [(bound, cells[code]) for bound, code in entry.bounds]
+    assigned = _assigned(entry.rules, entry.hasher, bounds, entry.stratify_by, fresh)
+    previous = (
+        select(Contact.customer_id, func.max(Contact.entry).label("entry"))
+        .where(Contact.campaign_id == campaign_id)
+        .group_by(Contact.customer_id)
+        .subquery("previous")
+    )
+    eligible = assigned.c.reason == ELIGIBLE
+    rows = select(
+        literal(campaign_id),
+        assigned.c.customer_id,
+        case((eligible, assigned.c.cell)),
+        case(
+            (~eligible, "suppressed"),
+            (assigned.c.cell == cells[entry.control], "held_out"),
+            else_="treated",
+        ),
+        case((~eligible, assigned.c.reason)),
+        literal(entry.rules.now, UTCDateTime()),
+        func.coalesce(previous.c.entry, 0) + 1,
+    ).select_from(assigned.outerjoin(previous, previous.c.customer_id == assigned.c.customer_id))
+    if not entry.record_excluded:
+        rows = rows.where(eligible)
+    columns = ["campaign_id", "customer_id", "cell_id", "status", "reason", "entered_at", "entry"]
+    return insert(Contact).from_select(columns, rows)
+
+
+def _recent_entrants(campaign_id: int, now: datetime, reenter_after: Any) -> Any:
+    """Customers who may not enter now: all earlier entrants, or those inside the re-entry wait."""
+    query = select(Contact.customer_id).where(Contact.campaign_id == campaign_id)
+    if reenter_after is not None:
+        query = query.where(Contact.entered_at > now - reenter_after)
+    return query
+
+
+def _queue(
+    conn: Connection,
+    campaign_id: int,
+    now: datetime,
+    step: str,
+    channel: str,
+    cell_ids: list[int],
+    due_for: Callable[[str | None], datetime],
+) -> None:
+    """Queued sends of one first step for the treated contacts entered at `now`.
+
+    Due times differ by the customer's timezone (send windows are local), so
+    they are computed once per zone present and applied with one CASE.
+    """
+    mine = (
+        Contact.campaign_id == campaign_id,
+        Contact.entered_at == now,
+        Contact.status == "treated",
+        Contact.cell_id.in_(cell_ids),
+    )
+    zones = (
+        conn.execute(
+            select(Customer.timezone)
+            .distinct()
+            .join(Contact, Contact.customer_id == Customer.id)
+            .where(*mine)
+        )
+        .scalars()
+        .all()
+    )
+    due = case(
+        *[
+            (Customer.timezone == zone, literal(due_for(zone), UTCDateTime()))
+            for zone in zones
+            if zone
+        ],
+        else_=literal(due_for(None), UTCDateTime()),
+    )
+    rows = (
+        select(
+            Contact.id,
+            Contact.campaign_id,
+            Contact.customer_id,
+            literal(step),
+            literal(channel),
+            due,
+            literal("queued"),
+            literal(0),
+            literal(now, UTCDateTime()),
+            literal(now, UTCDateTime()),
+        )
+        .join(Customer, Customer.id == Contact.customer_id)
+        .where(*mine)
+    )
+    columns = [
+        "contact_id",
+        "campaign_id",
+        "customer_id",
+        "step",
+        "channel",
+        "due_at",
+        "state",
+        "attempts",
+        "created_at",
+        "updated_at",
+    ]
+    conn.execute(insert(Send).from_select(columns, rows))
+
+
+def _counts(engine: Engine, campaign_id: int) -> Counts:
+    """Three grouped reads on the campaign's own rows (indexed by campaign)."""
+    per_cell = (
+        select(Cell.code, Cell.is_control, Cell.share, func.count(Contact.id))
+        .outerjoin(Contact, Contact.cell_id == Cell.id)
+        .where(Cell.campaign_id == campaign_id)
+        .group_by(Cell.id, Cell.code, Cell.is_control, Cell.share)
+        .order_by(Cell.id)
+    )
+    excluded = (
+        select(Contact.reason, func.count())
+        .where(Contact.campaign_id == campaign_id, Contact.status == "suppressed")
+        .group_by(Contact.reason)
+        .order_by(Contact.reason)
+    )
+    sends = (
+        select(Send.state, func.count())
+        .where(Send.campaign_id == campaign_id)
+        .group_by(Send.state)
+        .order_by(Send.state)
+    )
+    with engine.connect() as conn:
+        return Counts(
+            cells=[tuple(row) for row in conn.execute(per_cell)],  # type: ignore[misc]
+            excluded=[tuple(row) for row in conn.execute(excluded)],  # type: ignore[misc]
+            sends=[tuple(row) for row in conn.execute(sends)],  # type: ignore[misc]
+        )
+
+
+def _set_status(
+    engine: Engine, campaign_id: int, status: str, reason: str | None, now: datetime
+) -> None:
+    """New status with its reason; a cancel also cancels the sends still queued."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(Campaign)
+            .where(Campaign.id == campaign_id)
+            .values(status=status, status_reason=reason, updated_at=now)
+        )
+        if status == "cancelled":
+            conn.execute(
+                update(Send)
+                .where(Send.campaign_id == campaign_id, Send.state == "queued")
+                .values(state="cancelled", updated_at=now, last_error=reason)
+            )
+
+
+def _campaigns(engine: Engine) -> list[Launched]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(Campaign).order_by(Campaign.id)).mappings().all()
+    return [Launched(**{f: row[f] for f in Launched.__dataclass_fields__}) for row in rows]
