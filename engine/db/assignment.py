@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import String, case, cast, func, literal
+from sqlalchemy import Integer, String, case, cast, func, literal
 
 from engine.core.campaign.assign import BUCKETS, PRIME, Hasher
 from engine.core.codes import BASE, CHECK_PRIME, CHECKS, DIGITS, LENGTH, SPACE, CodeBook
@@ -47,10 +47,10 @@ def response_code(contact_id: Any, book: CodeBook) -> Any:
     """``XXXX-XXXXC`` from the contact id (see engine.core.codes)."""
     value = (contact_id * book.multiplier + book.offset) % SPACE
     chars = [
-        func.substr(literal(DIGITS), value / BASE**power % BASE + 1, 1)
+        func.substr(literal(DIGITS), cast(value // BASE**power % BASE + 1, Integer), 1)
         for power in range(LENGTH - 1, -1, -1)
     ]
-    check = func.substr(literal(CHECKS), _check_value(value) + 1, 1)
+    check = func.substr(literal(CHECKS), cast(_check_value(value) + 1, Integer), 1)
     parts = [*chars[:4], literal("-"), *chars[4:], check]
     out = cast(parts[0], String)
     for part in parts[1:]:

@@ -68,7 +68,12 @@ class SqlLaunches:
                     select(Cell.code, Cell.id).where(Cell.campaign_id == campaign_id)
                 ).all()
             )
-            written = conn.execute(_contacts(campaign_id, entry, cells)).rowcount
+            conn.execute(_contacts(campaign_id, entry, cells))
+            written = conn.execute(
+                select(func.count())
+                .select_from(Contact)
+                .where(Contact.campaign_id == campaign_id, Contact.entered_at == now)
+            ).scalar_one()
             conn.execute(
                 update(Contact)
                 .where(Contact.campaign_id == campaign_id, Contact.response_code.is_(None))
@@ -223,14 +228,11 @@ def _queue(
         .scalars()
         .all()
     )
-    due = case(
-        *[
-            (Customer.timezone == zone, literal(due_for(zone), UTCDateTime()))
-            for zone in zones
-            if zone
-        ],
-        else_=literal(due_for(None), UTCDateTime()),
-    )
+    by_zone = [
+        (Customer.timezone == zone, literal(due_for(zone), UTCDateTime())) for zone in zones if zone
+    ]
+    fallback = literal(due_for(None), UTCDateTime())
+    due = case(*by_zone, else_=fallback) if by_zone else fallback
     rows = (
         select(
             Contact.id,
