@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from engine.core.campaign.preview import first_send, minimum_detectable_lift, split_sizes
+from engine.core.campaign.preview import first_send, minimum_detectable_lift
 from engine.core.campaign.spec import Windows
 from engine.core.campaign.values import (
     Moment,
@@ -71,13 +71,6 @@ def test_hours() -> None:
     for bad in ("20:00-09:00", "9-20", "25:00-26:00"):
         with pytest.raises(ValueError):
             parse_hours(bad)
-
-
-def test_split_sizes_hand_out_the_remainder_by_largest_fraction() -> None:
-    assert split_sizes(10, [Decimal("0.1"), Decimal("0.45"), Decimal("0.45")]) == [1, 5, 4]
-    assert split_sizes(0, [Decimal("0.5"), Decimal("0.5")]) == [0, 0]
-    sizes = split_sizes(1_000_003, [Decimal("0.1"), Decimal("0.3"), Decimal("0.6")])
-    assert sum(sizes) == 1_000_003 and sizes == [100_000, 300_001, 600_002]
 
 
 def test_first_send_waits_for_the_next_window() -> None:

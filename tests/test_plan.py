@@ -14,16 +14,20 @@ from sqlalchemy import insert
 
 from engine.bootstrap import Adapters
 from engine.cli import cli
+from engine.core.campaign.assign import Hasher, Split, groups_salt
 from engine.core.campaign.eligibility import Holdout, Policy
 from engine.db.models import Consent, Contact, Send, Suppression
+from engine.render import TemplateRenderer
 from engine.services.planning import plan_campaign
 from engine.services.validation import validate_campaign
+from engine.settings import SenderSettings
 
 from .conftest import NOW
 from .people import seed
 
 ROOT = Path(__file__).resolve().parents[1]
 NO_HOLDOUT = Holdout(0.0, "none")
+TEMPLATES = TemplateRenderer(ROOT / "templates", SenderSettings())
 
 
 def policy(holdout: Holdout = NO_HOLDOUT, caps: dict[str, tuple[int, int]] | None = None) -> Policy:
@@ -144,13 +148,30 @@ WINBACK_PATH = ROOT / "campaigns" / "winback.yaml"
 WINBACK = WINBACK_PATH.read_text()
 
 
+def key_putting(customer_id: int, cell: str, text: str) -> str:
+    """A campaign key under which the hash puts `customer_id` in `cell`."""
+    for n in range(1000):
+        spec = validate_campaign(
+            text.replace("key: winback-2026-12", f"key: plan-{n}"), "k.yaml", TEMPLATES
+        ).spec
+        if (
+            Split.of(spec).cell(
+                Hasher.for_campaign(spec.key, groups_salt(spec)).bucket(customer_id)
+            )
+            == cell
+        ):
+            return spec.key
+    raise AssertionError("no key found")
+
+
 def test_plan_shows_funnel_cells_steps_costs_samples_and_warnings(adapters: Adapters) -> None:
-    seed(adapters.engine)
+    ids = seed(adapters.engine)
     text = WINBACK.replace(
         "      - lifecycle: {in: [at_risk, lapsed]}\n      - rfm_monetary: {gte: 4}\n"
         "      - last_order_at: {before: 90 days ago}\n      - consent: email\n",
         "      - country: CN\n",
     ).replace("      - tag: staff\n", "      - tag: nobody\n")
+    text = text.replace("key: winback-2026-12", f"key: {key_putting(ids['ann'], 'offer15', text)}")
     checked = validate_campaign(text, "winback.yaml", adapters.renderer)
     plan = plan_campaign(checked, policy(), adapters.audience, adapters.renderer, NOW)
     # ann and bob are in CN; bob withdrew his e-mail consent
@@ -203,7 +224,8 @@ def test_plan_warns_with_the_minimum_detectable_lift(adapters: Adapters) -> None
     assert plan.channels == ("call",)
     assert plan.funnel.eligible == 2  # ann and cai have phones; dan has none
     assert plan.baseline_rate == 0.5  # ann ordered within 30 days, cai did not
-    assert plan.cells[0].size == 0 and plan.min_detectable_lift is None  # no control at this size
+    # two customers in three cells: one cell is empty, so no lift is detectable
+    assert sum(cell.size for cell in plan.cells) == 2 and plan.min_detectable_lift is None
     assert not any("unlikely to be detected" in w for w in plan.warnings)
 
 

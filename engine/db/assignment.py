@@ -11,10 +11,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Integer, String, case, cast, func, literal
+from sqlalchemy import Integer, String, case, cast, func, literal, select
 
-from engine.core.campaign.assign import BUCKETS, PRIME, Hasher
+from engine.core.campaign.assign import BUCKETS, PRIME, Hasher, SplitRule
+from engine.core.campaign.eligibility import ELIGIBLE
 from engine.core.codes import BASE, CHECK_PRIME, CHECKS, DIGITS, LENGTH, SPACE, CodeBook
+from engine.db.segments import C, M
+
+STRATA = {
+    "lifecycle": M.c.lifecycle,
+    "rfm_segment": M.c.rfm_segment,
+    "value_tier": M.c.value_tier,
+    "origin": C.c.origin,
+}
+
+
+def hashed(split: SplitRule) -> list[Any]:
+    """The screening columns a split needs: the hash of the customer id and the stratum."""
+    stratum = STRATA[split.stratify_by] if split.stratify_by else literal("")
+    return [mixed(C.c.id, split.hasher).label("mixed"), stratum.label("stratum")]
 
 
 def mixed(customer_id: Any, hasher: Hasher) -> Any:
@@ -41,6 +56,26 @@ def cell_by_bucket(bucket_expr: Any, bounds: list[tuple[int, int]]) -> Any:
 def cell_by_rank(rank: Any, size: Any, bounds: list[tuple[int, int]]) -> Any:
     """CASE for stratified splits: rank r of n goes to the first cell with (r-1)/n < bound."""
     return case(*[((rank - 1) * BUCKETS < size * bound, cell_id) for bound, cell_id in bounds])
+
+
+def assign_cells(source: Any, bounds: list[tuple[int, Any]], stratify_by: str | None) -> Any:
+    """(customer_id, reason, cell) over `source` (customer_id, reason, mixed, stratum).
+
+    Without stratification the cell is the hash bucket's; with it, customers
+    are ranked by hash within their stratum and cut at the cumulative shares,
+    so every stratum splits exactly as planned.
+    """
+    if stratify_by:
+        eligible = source.c.reason == ELIGIBLE
+        rank = func.row_number().over(
+            partition_by=[eligible, source.c.stratum],
+            order_by=[source.c.mixed, source.c.customer_id],
+        )
+        size = func.count().over(partition_by=[eligible, source.c.stratum])
+        cell = cell_by_rank(rank, size, bounds)
+    else:
+        cell = cell_by_bucket(source.c.mixed % BUCKETS, bounds)
+    return select(source.c.customer_id, source.c.reason, cell.label("cell")).subquery("assigned")
 
 
 def response_code(contact_id: Any, book: CodeBook) -> Any:

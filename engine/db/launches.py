@@ -10,26 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, case, func, insert, literal, select, update
 
-from engine.core.campaign.assign import BUCKETS, Hasher
-from engine.core.campaign.eligibility import ELIGIBLE, AudienceRules
+from engine.core.campaign.eligibility import ELIGIBLE
 from engine.core.campaign.launch import CellRow, Counts, Entry, Launched
-from engine.db.assignment import cell_by_bucket, cell_by_rank, mixed, response_code
+from engine.db.assignment import assign_cells, hashed, response_code
 from engine.db.audience import screened
 from engine.db.models import Campaign, Cell, Contact, Customer, Send
-from engine.db.segments import C, M
+from engine.db.segments import C
 from engine.db.types import UTCDateTime
-
-STRATA = {
-    "lifecycle": M.c.lifecycle,
-    "rfm_segment": M.c.rfm_segment,
-    "value_tier": M.c.value_tier,
-    "origin": C.c.origin,
-}
 
 
 @dataclass(frozen=True)
@@ -95,75 +87,16 @@ class SqlLaunches:
     def all(self) -> list[Launched]:
         return _campaigns(self.engine)
 
-    def split_counts(
-        self,
-        rules: AudienceRules,
-        hasher: Hasher,
-        bounds: list[tuple[int, str]],
-        stratify_by: str | None,
-    ) -> dict[str, int]:
-        return split_counts(self.engine, rules, hasher, bounds, stratify_by)
-
-
-def _assigned(
-    rules: AudienceRules,
-    hasher: Hasher,
-    bounds: list[tuple[int, Any]],
-    stratify_by: str | None,
-    fresh_only: tuple[int, timedelta | None] | None = None,
-) -> Any:
-    """(customer_id, reason, cell) for the screened audience; cell is a CASE over `bounds`.
-
-    Without stratification the cell is the hash bucket's; with it, customers
-    are ranked by hash within their stratum and cut at the cumulative shares,
-    so every stratum splits exactly. `fresh_only` = (campaign id, re-entry
-    wait) leaves out customers who entered that campaign too recently.
-    """
-    stratum = STRATA[stratify_by] if stratify_by else literal("")
-    base = screened(rules, mixed(C.c.id, hasher).label("mixed"), stratum.label("stratum"))
-    if fresh_only is not None:
-        base = base.where(C.c.id.not_in(_recent_entrants(fresh_only[0], rules.now, fresh_only[1])))
-    audience = base.subquery("audience")
-    if stratify_by:
-        eligible = audience.c.reason == ELIGIBLE
-        rank = func.row_number().over(
-            partition_by=[eligible, audience.c.stratum],
-            order_by=[audience.c.mixed, audience.c.customer_id],
-        )
-        size = func.count().over(partition_by=[eligible, audience.c.stratum])
-        cell = cell_by_rank(rank, size, bounds)
-    else:
-        cell = cell_by_bucket(audience.c.mixed % BUCKETS, bounds)
-    return select(audience.c.customer_id, audience.c.reason, cell.label("cell")).subquery(
-        "assigned"
-    )
-
-
-def split_counts(
-    engine: Engine,
-    rules: AudienceRules,
-    hasher: Hasher,
-    bounds: list[tuple[int, str]],
-    stratify_by: str | None,
-) -> dict[str, int]:
-    """Eligible customers per cell code, exactly as a launch now would assign them."""
-    assigned = _assigned(rules, hasher, bounds, stratify_by)
-    query = (
-        select(assigned.c.cell, func.count())
-        .where(assigned.c.reason == ELIGIBLE)
-        .group_by(assigned.c.cell)
-    )
-    with engine.connect() as conn:
-        return {code: int(n) for code, n in conn.execute(query)}
-
 
 def _contacts(campaign_id: int, entry: Entry, cells: dict[str, int]) -> Any:
     """INSERT .. SELECT of the screened audience with its cell and status."""
-    fresh = None
+    rules = entry.rules
+    base = screened(rules, *hashed(entry.split))
     if entry.reenter_after is not None or not entry.record_excluded:
-        fresh = (campaign_id, entry.reenter_after)
-    bounds = [(bound, cells[code]) for bound, code in entry.bounds]
-    assigned = _assigned(entry.rules, entry.hasher, bounds, entry.stratify_by, fresh)
+        recent = _recent_entrants(campaign_id, rules.now, entry.reenter_after)
+        base = base.where(C.c.id.not_in(recent))
+    bounds = [(bound, cells[code]) for bound, code in entry.split.bounds]
+    assigned = assign_cells(base.subquery("audience"), bounds, entry.split.stratify_by)
     previous = (
         select(Contact.customer_id, func.max(Contact.entry).label("entry"))
         .where(Contact.campaign_id == campaign_id)
@@ -181,7 +114,7 @@ def _contacts(campaign_id: int, entry: Entry, cells: dict[str, int]) -> Any:
             else_="treated",
         ),
         case((~eligible, assigned.c.reason)),
-        literal(entry.rules.now, UTCDateTime()),
+        literal(rules.now, UTCDateTime()),
         func.coalesce(previous.c.entry, 0) + 1,
     ).select_from(assigned.outerjoin(previous, previous.c.customer_id == assigned.c.customer_id))
     if not entry.record_excluded:

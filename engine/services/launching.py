@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from engine.core.campaign.assign import CONTROL, Hasher, Split, groups_salt
+from engine.core.campaign.assign import CONTROL, Split, groups_salt, split_rule
 from engine.core.campaign.eligibility import Policy
 from engine.core.campaign.launch import TRANSITIONS, CellRow, Counts, Entry, Launched, entry_slot
 from engine.core.campaign.preview import first_send
@@ -186,7 +186,6 @@ def _entry(
     now: datetime,
 ) -> Entry:
     caps = {channel: (cap.count, cap.days) for channel, cap in spec.caps.items()}
-    split = Split.of(spec)
     cells_of = {
         step.id: [
             CONTROL,
@@ -209,20 +208,14 @@ def _entry(
 
     return Entry(
         rules=policy.rules(spec.audience.segment, spec.entry_channels(), caps, now, zone),
-        hasher=_hasher(spec),
-        bounds=list(zip(split.bounds, split.codes, strict=True)),
+        split=split_rule(spec),
         control=CONTROL,
-        stratify_by=spec.groups.stratify_by,
         record_excluded=spec.entry is None,
         reenter_after=spec.entry.reenter_after if spec.entry else None,
         first_steps=[(step.id, step.channel, cells_of[step.id]) for step in spec.first_steps()],
         due_for=due_for,
         codes=codes,
     )
-
-
-def _hasher(spec: CampaignSpec) -> Hasher:
-    return Hasher.for_campaign(spec.key, groups_salt(spec))
 
 
 def _digest(text: str) -> str:

@@ -8,14 +8,15 @@ include the smallest lift the planned control group could detect.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from engine.core.campaign.assign import Hasher, Split, groups_salt
-from engine.core.campaign.eligibility import AudienceRules, Funnel, Policy
+from engine.core.campaign.assign import SplitRule, groups_salt, split_rule
+from engine.core.campaign.eligibility import AudienceRules, ChannelRule, Funnel, Overview, Policy
 from engine.core.campaign.launch import Launched
 from engine.core.campaign.preview import (
     SAMPLE_CUSTOMER,
@@ -24,7 +25,6 @@ from engine.core.campaign.preview import (
     first_send,
     message_variables,
     minimum_detectable_lift,
-    split_sizes,
 )
 from engine.core.campaign.spec import AfterEntry, AfterStep, CampaignSpec, NoEvent, OnEvent
 from engine.core.campaign.values import format_duration
@@ -34,11 +34,18 @@ from engine.services.validation import Checked, Renderer
 
 
 class Audience(Protocol):
-    def funnel(self, rules: AudienceRules) -> Funnel: ...
-    def recent_buyers(self, rules: AudienceRules, window: timedelta) -> int: ...
-    def samples(
-        self, rules: AudienceRules, limit: int
-    ) -> list[tuple[dict[str, Any], dict[str, Any]]]: ...
+    def overview(
+        self,
+        rules: AudienceRules,
+        follow_ups: Sequence[ChannelRule],
+        window: timedelta,
+        split: SplitRule,
+        samples: int,
+    ) -> Overview: ...
+
+
+class History(Protocol):
+    def find(self, key: str) -> Launched | None: ...
 
 
 @dataclass(frozen=True)
@@ -91,17 +98,6 @@ class Plan:
         return costs
 
 
-class History(Protocol):
-    def find(self, key: str) -> Launched | None: ...
-    def split_counts(
-        self,
-        rules: AudienceRules,
-        hasher: Hasher,
-        bounds: list[tuple[int, str]],
-        stratify_by: str | None,
-    ) -> dict[str, int]: ...
-
-
 def plan_campaign(
     checked: Checked,
     policy: Policy,
@@ -122,25 +118,23 @@ def plan_campaign(
     channels = spec.entry_channels()
     caps = {channel: (cap.count, cap.days) for channel, cap in spec.caps.items()}
     rules = policy.rules(spec.audience.segment, channels, caps, now, zone)
-    funnel = audience.funnel(rules)
-    cells = _cells(spec, funnel.eligible)
-    notes: list[str] = []
-    if history is not None:
-        split = Split.of(spec)
-        hasher = Hasher.for_campaign(spec.key, groups_salt(spec))
-        bounds = list(zip(split.bounds, split.codes, strict=True))
-        exact = history.split_counts(rules, hasher, bounds, spec.groups.stratify_by)
-        cells = [replace(cell, size=exact.get(cell.code, 0)) for cell in cells]
-        notes = _launched_notes(spec, history.find(spec.key))
+    others = sorted({step.channel for step in spec.steps} - set(channels))
+    follow_ups = policy.rules(spec.audience.segment, others, caps, now, zone).channels
+    seen = audience.overview(
+        rules, follow_ups, spec.response.window, split_rule(spec), len(spec.groups.cells)
+    )
+    funnel, eligible = seen.funnel, seen.funnel.eligible
+    cells = _cells(spec, seen.cells)
     treated = {cell.code: cell.size for cell in cells if not cell.control}
     control = next(cell.size for cell in cells if cell.control)
-    samples = _samples(spec, audience, rules, renderer)
-    reach = _reach(spec, policy, audience, caps, now, zone, funnel.eligible)
+    samples = _samples(spec, seen.samples, renderer)
+    # follow-ups on other channels reach only those also contactable there
+    reach = {channel: 1.0 for channel in channels}
+    reach |= {ch: seen.reach[ch] / eligible if eligible else 0.0 for ch in others}
     steps = _steps(spec, treated, reach, now, zone, samples)
-    buyers = audience.recent_buyers(rules, spec.response.window) if funnel.eligible else 0
-    rate = buyers / funnel.eligible if funnel.eligible else None
-    smallest = min(treated.values(), default=0)
-    mde = minimum_detectable_lift(rate or 0.0, control, smallest)
+    rate = seen.buyers / eligible if eligible else None
+    mde = minimum_detectable_lift(rate or 0.0, control, min(treated.values(), default=0))
+    notes = _launched_notes(spec, history.find(spec.key)) if history else []
     warnings = [*notes, *checked.warnings, *_warnings(spec, funnel, control, rate, mde)]
     return Plan(
         key=spec.key,
@@ -171,36 +165,13 @@ def _launched_notes(spec: CampaignSpec, launched: Launched | None) -> list[str]:
     return [f"{spec.key} is already launched ({launched.status}): launch will add nothing"]
 
 
-def _cells(spec: CampaignSpec, eligible: int) -> list[CellPlan]:
+def _cells(spec: CampaignSpec, sizes: dict[str, int]) -> list[CellPlan]:
     codes = ["control", *spec.groups.cells]
     shares = [spec.groups.control, *(cell.share for cell in spec.groups.cells.values())]
-    sizes = split_sizes(eligible, shares)
     return [
-        CellPlan(code, code == "control", share, size)
-        for code, share, size in zip(codes, shares, sizes, strict=True)
+        CellPlan(code, code == "control", share, sizes.get(code, 0))
+        for code, share in zip(codes, shares, strict=True)
     ]
-
-
-def _reach(
-    spec: CampaignSpec,
-    policy: Policy,
-    audience: Audience,
-    caps: dict[str, tuple[int, int]],
-    now: datetime,
-    zone: ZoneInfo,
-    eligible: int,
-) -> dict[str, float]:
-    """Share of the eligible audience also contactable on each follow-up channel.
-
-    Follow-ups are screened again at send time; a plan that counted every
-    treated customer for an SMS nudge would overstate its volume and cost.
-    """
-    entry = spec.entry_channels()
-    reach = dict.fromkeys(entry, 1.0)
-    for channel in sorted({step.channel for step in spec.steps} - set(entry)):
-        rules = policy.rules(spec.audience.segment, [*entry, channel], caps, now, zone)
-        reach[channel] = audience.funnel(rules).eligible / eligible if eligible else 0.0
-    return reach
 
 
 def _steps(
@@ -267,10 +238,9 @@ def describe_trigger(trigger: OnEvent | NoEvent | AfterStep | AfterEntry | None)
 
 
 def _samples(
-    spec: CampaignSpec, audience: Audience, rules: AudienceRules, renderer: Renderer
+    spec: CampaignSpec, found: list[tuple[dict[str, Any], dict[str, Any]]], renderer: Renderer
 ) -> list[Sample]:
     """One message per test cell: its first step, for a real eligible customer if any."""
-    found = audience.samples(rules, len(spec.groups.cells))
     samples = []
     for index, (code, cell) in enumerate(spec.groups.cells.items()):
         step = next(

@@ -88,3 +88,22 @@ class Split:
     def shares(self) -> tuple[float, ...]:
         lower = (0, *self.bounds[:-1])
         return tuple((hi - lo) / BUCKETS for lo, hi in zip(lower, self.bounds, strict=True))
+
+
+@dataclass(frozen=True, slots=True)
+class SplitRule:
+    """How eligible customers are cut into cells: the hash, the bounds, the strata."""
+
+    hasher: Hasher
+    bounds: tuple[tuple[int, str], ...]  # (upper bucket bound, cell code), control first
+    stratify_by: str | None
+
+
+def split_rule(spec: CampaignSpec) -> SplitRule:
+    """The campaign's split (its key and groups decide everything)."""
+    split = Split.of(spec)
+    return SplitRule(
+        Hasher.for_campaign(spec.key, groups_salt(spec)),
+        tuple(zip(split.bounds, split.codes, strict=True)),
+        spec.groups.stratify_by,
+    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, Literal
+from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
@@ -113,3 +113,14 @@ class Policy:
             now=now,
             zone=zone,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """Everything a plan reads from the database, from one screening pass."""
+
+    funnel: Funnel
+    reach: dict[str, int]  # eligible customers also contactable on each follow-up channel
+    buyers: int  # eligible customers who ordered in the response window before now
+    cells: dict[str, int]  # eligible customers per cell, as a launch would assign them now
+    samples: list[tuple[dict[str, Any], dict[str, Any]]]  # (customer, metrics)

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from engine.core.campaign.assign import Hasher
+from engine.core.campaign.assign import SplitRule
 from engine.core.campaign.eligibility import AudienceRules
 from engine.core.campaign.spec import Entry as EntrySpec
 from engine.core.codes import CodeBook
@@ -45,10 +45,8 @@ class Entry:
     """One entry run: who is screened, how they are split, what is queued."""
 
     rules: AudienceRules
-    hasher: Hasher
-    bounds: list[tuple[int, str]]  # (upper bucket bound, cell code), control first
+    split: SplitRule
     control: str
-    stratify_by: str | None
     record_excluded: bool  # batch launches keep excluded customers for audit
     reenter_after: timedelta | None  # trigger campaigns
     first_steps: list[tuple[str, str, list[str]]]  # (step id, channel, cell codes)

@@ -1,15 +1,14 @@
 """What a plan predicts without touching the database: sizes, times, variables.
 
-`split_sizes` gives the expected cell sizes (launch assigns by hash, so the
-real counts differ by sampling noise). `first_send` finds the first moment a
+`first_send` finds the first moment a
 send window opens. `message_variables` builds what templates see.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 from math import sqrt
 from statistics import NormalDist
 from typing import Any, Final
@@ -59,16 +58,6 @@ SAMPLE_METRICS: Final[dict[str, Any]] = {
     "lifecycle": "at_risk",
     "value_tier": "high",
 }
-
-
-def split_sizes(total: int, shares: Sequence[Decimal]) -> list[int]:
-    """`total` split by `shares` (summing to 1), largest remainders first."""
-    exact = [share * total for share in shares]
-    sizes = [int(value.to_integral_value(ROUND_FLOOR)) for value in exact]
-    order = sorted(range(len(shares)), key=lambda i: (sizes[i] - exact[i], i))
-    for index in order[: total - sum(sizes)]:
-        sizes[index] += 1
-    return sizes
 
 
 def first_send(start: datetime, windows: Windows) -> datetime:
