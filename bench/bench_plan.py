@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,7 +37,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from engine.bootstrap import Adapters, bootstrap
-from engine.core.campaign.eligibility import AudienceRules, Funnel
+from engine.core.campaign.assign import SplitRule
+from engine.core.campaign.eligibility import AudienceRules, ChannelRule, Overview
 from engine.core.scoring import RFM_SEGMENTS
 from engine.db import migrate
 from engine.db.connect import make_engine
@@ -337,16 +338,17 @@ class TimedAudience:
             for name, (calls, seconds) in self.seconds.items()
         )
 
-    def funnel(self, rules: AudienceRules) -> Funnel:
-        return self._timed("funnel", lambda: self.inner.funnel(rules))
-
-    def recent_buyers(self, rules: AudienceRules, window: timedelta) -> int:
-        return self._timed("recent buyers", lambda: self.inner.recent_buyers(rules, window))
-
-    def samples(
-        self, rules: AudienceRules, limit: int
-    ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-        return self._timed("samples", lambda: self.inner.samples(rules, limit))
+    def overview(
+        self,
+        rules: AudienceRules,
+        follow_ups: Sequence[ChannelRule],
+        window: timedelta,
+        split: SplitRule,
+        samples: int,
+    ) -> Overview:
+        return self._timed(
+            "screening", lambda: self.inner.overview(rules, follow_ups, window, split, samples)
+        )
 
 
 def run(kind: str, workdir: Path, customers: int, keep: bool, timeout: int) -> None:

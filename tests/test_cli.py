@@ -76,6 +76,8 @@ def test_demo_builds_and_summarises_a_customer_base(tmp_path: Path) -> None:
         "plan winback-2026-12",
         "audience funnel",
         "sample: cell offer15, step offer (email)",
+        "launched winback-2026-12",
+        "sample-ratio check",
     ):
         assert expected in result.output
     assert (tmp_path / "demo" / "demo.sqlite3").exists()

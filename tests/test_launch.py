@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import func, insert, select, update
 
 from engine.bootstrap import Adapters
+from engine.cli import cli
 from engine.core.campaign.assign import Hasher, Split, groups_salt
 from engine.core.campaign.eligibility import Holdout, Policy
 from engine.core.codes import CodeBook
+from engine.db.connect import make_engine
 from engine.db.models import Cell, Contact, Customer, CustomerMetrics, Send
 from engine.services.launching import (
     CampaignChanged,
@@ -23,6 +27,9 @@ from engine.services.launching import (
 from engine.services.validation import validate_campaign
 
 from .conftest import NOW
+from .people import seed
+
+ROOT = Path(__file__).resolve().parents[1]
 
 CODES = CodeBook.from_secret("test-codes")
 CALL = """\
@@ -281,3 +288,36 @@ def test_pause_resume_and_cancel(adapters: Adapters) -> None:
         change_status(store, "call-test", "running", None, NOW)
     with pytest.raises(Exception, match="no launched campaign"):
         change_status(store, "nope", "paused", "x", NOW)
+
+
+def test_launch_status_pause_resume_cancel_and_enter_commands(database_url: str) -> None:
+    runner = CliRunner()
+    env = {"ENGINE_DATABASE_URL": database_url, "ENGINE_CONFIG": ""}
+
+    def run(*args: str) -> str:
+        result = runner.invoke(cli, list(args), env=env)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    engine = make_engine(database_url)
+    seed(engine)
+    engine.dispose()
+    winback = str(ROOT / "campaigns" / "winback.yaml")
+    out = run("launch", winback, "--at", "2026-11-20 08:00:00")
+    assert "launched winback-2026-12" in out and "sample-ratio check" in out
+    assert "unchanged: winback-2026-12" in run("launch", winback)
+    assert "winback-2026-12" in run("status") and "scheduled" in run("status", "winback-2026-12")
+    assert "scheduled -> paused" in run("pause", "winback-2026-12", "--reason", "typo in subject")
+    assert "reason: typo in subject" in run("status", "winback-2026-12")
+    assert "paused -> running" in run("resume", "winback-2026-12")
+    assert "running -> cancelled" in run("cancel", "winback-2026-12", "--reason", "budget cut")
+    result = runner.invoke(cli, ["pause", "winback-2026-12", "--reason", "x"], env=env)
+    assert result.exit_code == 1 and "cannot become paused" in result.output
+    assert "no trigger campaign is due" in run("enter")
+    birthday = str(ROOT / "campaigns" / "birthday-greeting.yaml")
+    # 4 November: ann's birthday (5 November) is tomorrow, so nobody enters yet
+    out = run("launch", birthday, "--at", "2026-11-04 00:00:00")
+    assert "launched birthday-greeting: 0 contacts" in out
+    out = run("enter", "--at", "2026-11-04 23:30:00")  # 07:30 on 5 November in Shanghai
+    assert "entry run for birthday-greeting: 1 contacts written" in out
+    assert "no trigger campaign is due" in run("enter", "--at", "2026-11-05 01:00:00")

@@ -12,6 +12,7 @@ from engine.bootstrap import bootstrap
 from engine.cli.campaigns import run_plan
 from engine.cli.context import Context
 from engine.cli.imports import import_customer_file, import_order_file, parse_source
+from engine.cli.launch import print_launch, run_launch
 from engine.cli.metrics import print_summary, run_refresh
 from engine.cli.plan_view import print_plan
 from engine.db import migrate
@@ -54,7 +55,8 @@ def demo(ctx: Context, size: int, seed: int, workdir: Path) -> None:
     imports them through the normal import path (showing merges and the
     rejects report), refreshes metrics and prints the customer base by source,
     lifecycle stage, RFM segment and value tier. Then validates and plans the
-    example campaign campaigns/winback.yaml against it.
+    example campaign campaigns/winback.yaml against it, then launches it and
+    prints its cells and the sample-ratio check.
     """
     now = ctx.now().replace(hour=0, minute=0, second=0, microsecond=0)
     shape = DemoShape(customers=size, prospects=max(size * 3 // 20, 10), seed=seed)
@@ -94,6 +96,8 @@ def demo(ctx: Context, size: int, seed: int, workdir: Path) -> None:
     if DEMO_CAMPAIGN.exists():
         console.rule(f"[bold]campaign validate and plan: {DEMO_CAMPAIGN}")
         print_plan(console, run_plan(adapters, DEMO_CAMPAIGN, ctx.now(), console, quiet=False))
+        console.rule(f"[bold]campaign launch: {DEMO_CAMPAIGN}")
+        print_launch(console, run_launch(adapters, DEMO_CAMPAIGN, ctx.now(), console))
     adapters.engine.dispose()
     console.print(f"demo database: {database} (use ENGINE_DATABASE_URL=sqlite:///{database})")
 

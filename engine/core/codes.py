@@ -3,7 +3,7 @@
 A code is 7 data characters and one check character from an alphabet
 without 0/O, 1/I/L or U (``23456789ABCDEFGHJKMNPQRSTVWXYZ``, base 30), shown
 as ``ABCD-EFGH``. The value is an affine bijection of the contact id modulo
-30^7 (``(id * multiplier + offset) mod 30^7``), so every contact has exactly
+30^7 (``((id mod 30^7) * multiplier + offset) mod 30^7``), so every contact has exactly
 one code, codes never repeat, and the database computes them in one set-based
 statement. The check character is the value modulo 31 (a prime that divides
 neither 30 nor 29), written with the 30 data characters plus ``U``: any
@@ -38,15 +38,15 @@ class CodeBook:
     @classmethod
     def from_secret(cls, secret: str) -> CodeBook:
         digest = hashlib.sha256(secret.encode()).digest()
-        # Coprime to 30^7 (not divisible by 2, 3 or 5) and < 2^31, so that
-        # id * multiplier fits in 64 bits for ids below 2^32.
-        multiplier = int.from_bytes(digest[:4], "big") % (2**31)
+        # Coprime to 30^7 (not divisible by 2, 3 or 5) and below 2^28, so that
+        # (id mod 30^7) * multiplier < 2^63 in SQL for any id.
+        multiplier = int.from_bytes(digest[:4], "big") % (2**28)
         while multiplier % 2 == 0 or multiplier % 3 == 0 or multiplier % 5 == 0:
             multiplier += 1
         return cls(multiplier, int.from_bytes(digest[4:12], "big") % SPACE)
 
     def value(self, contact_id: int) -> int:
-        return (contact_id * self.multiplier + self.offset) % SPACE
+        return (contact_id % SPACE * self.multiplier + self.offset) % SPACE
 
     def code(self, contact_id: int) -> str:
         return encode(self.value(contact_id))
@@ -57,7 +57,7 @@ class CodeBook:
         if value is None:
             return None
         inverse = pow(self.multiplier, -1, SPACE)
-        return (value - self.offset) * inverse % SPACE
+        return (value - self.offset) * inverse % SPACE  # ids below 30^7 (21.87 billion)
 
 
 def encode(value: int) -> str:

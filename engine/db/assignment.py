@@ -80,7 +80,7 @@ def assign_cells(source: Any, bounds: list[tuple[int, Any]], stratify_by: str | 
 
 def response_code(contact_id: Any, book: CodeBook) -> Any:
     """``XXXX-XXXXC`` from the contact id (see engine.core.codes)."""
-    value = (contact_id * book.multiplier + book.offset) % SPACE
+    value = (contact_id % SPACE * book.multiplier + book.offset) % SPACE
     chars = [
         func.substr(literal(DIGITS), cast(value // BASE**power % BASE + 1, Integer), 1)
         for power in range(LENGTH - 1, -1, -1)

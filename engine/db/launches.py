@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, case, func, insert, literal, select, 
 from engine.core.campaign.eligibility import ELIGIBLE
 from engine.core.campaign.launch import CellRow, Counts, Entry, Launched
 from engine.db.assignment import assign_cells, hashed, response_code
-from engine.db.audience import screened
+from engine.db.audience import screened, tuned
 from engine.db.models import Campaign, Cell, Contact, Customer, Send
 from engine.db.segments import C
 from engine.db.types import UTCDateTime
@@ -60,17 +60,21 @@ class SqlLaunches:
                     select(Cell.code, Cell.id).where(Cell.campaign_id == campaign_id)
                 ).all()
             )
+            if conn.dialect.name == "postgresql":
+                # ids come from max(id) + n below: no other writer in between
+                conn.exec_driver_sql("LOCK TABLE contacts IN SHARE ROW EXCLUSIVE MODE")
+            tuned(conn)
             conn.execute(_contacts(campaign_id, entry, cells))
+            if conn.dialect.name == "postgresql":  # keep the id sequence ahead of our ids
+                conn.exec_driver_sql(
+                    "SELECT setval(pg_get_serial_sequence('contacts', 'id'), "
+                    "(SELECT COALESCE(MAX(id), 0) + 1 FROM contacts), false)"
+                )
             written = conn.execute(
                 select(func.count())
                 .select_from(Contact)
                 .where(Contact.campaign_id == campaign_id, Contact.entered_at == now)
             ).scalar_one()
-            conn.execute(
-                update(Contact)
-                .where(Contact.campaign_id == campaign_id, Contact.response_code.is_(None))
-                .values(response_code=response_code(Contact.id, entry.codes))
-            )
             for step, channel, codes in entry.first_steps:
                 _queue(
                     conn, campaign_id, now, step, channel, [cells[c] for c in codes], entry.due_for
@@ -104,23 +108,61 @@ def _contacts(campaign_id: int, entry: Entry, cells: dict[str, int]) -> Any:
         .subquery("previous")
     )
     eligible = assigned.c.reason == ELIGIBLE
-    rows = select(
-        literal(campaign_id),
+    # Ids are handed out here (after the largest one, in customer order) so the
+    # response code, a function of the id, is written with the row: a second
+    # pass updating a million codes took longer than the insert itself.
+    base = select(func.coalesce(func.max(Contact.id), 0)).scalar_subquery()
+    numbered = select(
+        (base + func.row_number().over(order_by=assigned.c.customer_id)).label("id"),
         assigned.c.customer_id,
-        case((eligible, assigned.c.cell)),
+        case((eligible, assigned.c.cell)).label("cell"),
         case(
             (~eligible, "suppressed"),
             (assigned.c.cell == cells[entry.control], "held_out"),
             else_="treated",
-        ),
-        case((~eligible, assigned.c.reason)),
-        literal(rules.now, UTCDateTime()),
-        func.coalesce(previous.c.entry, 0) + 1,
-    ).select_from(assigned.outerjoin(previous, previous.c.customer_id == assigned.c.customer_id))
+        ).label("status"),
+        case((~eligible, assigned.c.reason)).label("reason"),
+    )
     if not entry.record_excluded:
-        rows = rows.where(eligible)
-    columns = ["campaign_id", "customer_id", "cell_id", "status", "reason", "entered_at", "entry"]
-    return insert(Contact).from_select(columns, rows)
+        numbered = numbered.where(eligible)
+    if entry.reenter_after is not None or not entry.record_excluded:  # trigger: count entries
+        previous = (
+            select(Contact.customer_id, func.max(Contact.entry).label("entry"))
+            .where(Contact.campaign_id == campaign_id)
+            .group_by(Contact.customer_id)
+            .subquery("previous")
+        )
+        numbered = numbered.add_columns(
+            (func.coalesce(previous.c.entry, 0) + 1).label("entry")
+        ).select_from(
+            assigned.outerjoin(previous, previous.c.customer_id == assigned.c.customer_id)
+        )
+    else:
+        numbered = numbered.add_columns(literal(1).label("entry"))
+    rows = numbered.subquery("numbered")
+    query = select(
+        rows.c.id,
+        literal(campaign_id),
+        rows.c.customer_id,
+        rows.c.cell,
+        rows.c.status,
+        rows.c.reason,
+        response_code(rows.c.id, entry.codes),
+        literal(rules.now, UTCDateTime()),
+        rows.c.entry,
+    )
+    columns = [
+        "id",
+        "campaign_id",
+        "customer_id",
+        "cell_id",
+        "status",
+        "reason",
+        "response_code",
+        "entered_at",
+        "entry",
+    ]
+    return insert(Contact).from_select(columns, query)
 
 
 def _recent_entrants(campaign_id: int, now: datetime, reenter_after: Any) -> Any:

@@ -64,7 +64,9 @@ class Contact(Base):
     cell_id: Mapped[int | None] = mapped_column(ForeignKey("cells.id"))
     status: Mapped[str] = mapped_column(String(16))  # treated | held_out | suppressed
     reason: Mapped[str | None] = mapped_column(String(64))
-    response_code: Mapped[str | None] = mapped_column(String(16), unique=True)
+    # Unique by construction (a bijection of the id, engine.core.codes) and
+    # looked up by decoding it to the id: no index to maintain on a launch.
+    response_code: Mapped[str | None] = mapped_column(String(16))
     entered_at: Mapped[datetime]
     # 1 for a batch campaign; trigger campaigns count re-entries up from 1.
     entry: Mapped[int] = mapped_column(default=1, server_default="1")

@@ -89,7 +89,6 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "campaign_id", "customer_id", "entry", name="uq_contacts_campaign_customer"
         ),
-        sa.UniqueConstraint("response_code", name=op.f("uq_contacts_response_code")),
     )
     with op.batch_alter_table("contacts", schema=None) as batch_op:
         batch_op.create_index("ix_contacts_customer", ["customer_id", "entered_at"], unique=False)
