@@ -290,7 +290,29 @@ def fill_statements(kind: str) -> list[tuple[str, str]]:
                      FROM contacts WHERE campaign_id = 2 AND customer_id % 3 <> 0) AS s""",
         ),
         ("analyze", "ANALYZE"),
+        *(
+            [("sequences", SEQUENCES)] if kind == "postgresql" else []
+        ),  # rows above carry explicit ids: move each id sequence past them
     ]
+
+
+SEQUENCES = "SELECT " + ", ".join(
+    f"setval(pg_get_serial_sequence('{table}', 'id'), "
+    f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {table}), false)"
+    for table in (
+        "import_batches",
+        "customers",
+        "customer_sources",
+        "consents",
+        "suppressions",
+        "orders",
+        "campaigns",
+        "cells",
+        "contacts",
+        "sends",
+        "responses",
+    )
+)
 
 
 def fill(engine: Engine, customers: int) -> str:

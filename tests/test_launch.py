@@ -73,19 +73,7 @@ def customers(adapters: Adapters, n: int, **fields: Any) -> list[int]:
     """`n` own customers with a phone (calls are opt-out: no consent rows needed)."""
     zones = ["Asia/Shanghai", "Europe/Berlin", "America/New_York", None]
     rows = [
-        {
-            "external_id": f"x{i}",
-            "phone": f"+86138{i:08d}",
-            "timezone": zones[i % 4],
-            "origin": "internal",
-            "source_name": "shop",
-            "trust": 100,
-            "data_as_of": NOW,
-            "created_at": NOW,
-            "updated_at": NOW,
-            "attributes": {},
-            **fields,
-        }
+        _customer(f"x{i}", phone=f"+86138{i:08d}", timezone=zones[i % 4], **fields)
         for i in range(n)
     ]
     with adapters.engine.begin() as conn:
@@ -259,7 +247,8 @@ def test_trigger_campaigns_enter_new_matches_once_and_again_after_the_wait(
     assert run_entries(store, pol, CODES, start + timedelta(days=70)) == []
 
 
-def _customer(ref: str) -> dict[str, Any]:
+def _customer(ref: str, **fields: Any) -> dict[str, Any]:
+    """An own customer with a phone, as the customer table wants it."""
     return {
         "external_id": ref,
         "phone": "+8613900000000",
@@ -270,6 +259,7 @@ def _customer(ref: str) -> dict[str, Any]:
         "created_at": NOW,
         "updated_at": NOW,
         "attributes": {},
+        **fields,
     }
 
 
