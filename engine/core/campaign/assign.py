@@ -4,9 +4,9 @@ hash(campaign key, salt, customer id) -> bucket in [0, 10000) -> the cell whose
 cumulative share covers the bucket. The hash is three rounds of integer
 arithmetic modulo the prime 2^31 - 1 (affine, fifth power, affine; each a
 bijection, as 5 does not divide 2^31 - 2, so no two customers are tied
-together), which SQLite,
-PostgreSQL and Python compute identically, so a million customers are
-assigned by one INSERT .. SELECT and a test can recompute any of them here.
+together), which SQLite, PostgreSQL and Python compute identically: a
+million customers are assigned by one INSERT .. SELECT, and a test can
+recompute any of them here.
 
 The salt is derived from the groups (control share, cell codes and shares,
 stratification): the same file always gives every customer the same cell,

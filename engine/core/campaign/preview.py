@@ -1,7 +1,7 @@
-"""What a plan predicts without touching the database: sizes, times, variables.
+"""What a plan predicts without touching the database: times, variables, power.
 
-`first_send` finds the first moment a
-send window opens. `message_variables` builds what templates see.
+`first_send` finds the first moment a send window opens, `message_variables`
+builds what templates see, `minimum_detectable_lift` what a test can detect.
 """
 
 from __future__ import annotations
