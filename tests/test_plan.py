@@ -204,7 +204,7 @@ def test_plan_shows_funnel_cells_steps_costs_samples_and_warnings(adapters: Adap
         plan.samples[0].message.subject or ""
     )
     assert plan.baseline_rate == 1.0  # ann ordered 10 days ago, inside the 30-day window
-    assert any("control group has only 0" in w or "nobody" in w for w in plan.warnings) is False
+    assert not any("control group has only 0" in w or "nobody" in w for w in plan.warnings)
 
 
 def test_plan_warns_with_the_minimum_detectable_lift(adapters: Adapters) -> None:

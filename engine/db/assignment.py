@@ -1,6 +1,6 @@
 """Assignment and response codes as SQL expressions, twins of the pure core.
 
-`bucket` is `engine.core.campaign.assign.Hasher.bucket` and `response_code`
+`mixed` (mod 10,000) is `engine.core.campaign.assign.Hasher.bucket`, `response_code`
 is `engine.core.codes.CodeBook.code`, written in integer arithmetic that
 SQLite and PostgreSQL evaluate exactly alike (every product stays below
 2^63), so a launch assigns and codes a million contacts in set-based
@@ -44,10 +44,6 @@ def mixed(customer_id: Any, hasher: Hasher) -> Any:
     return (h3 * hasher.d + hasher.e) % PRIME
 
 
-def bucket(customer_id: Any, hasher: Hasher) -> Any:
-    return mixed(customer_id, hasher) % BUCKETS
-
-
 def cell_by_bucket(bucket_expr: Any, bounds: list[tuple[int, int]]) -> Any:
     """CASE mapping a bucket to a cell id, given (upper bound, cell id) in order."""
     return case(*[(bucket_expr < bound, cell_id) for bound, cell_id in bounds])
@@ -85,15 +81,10 @@ def response_code(contact_id: Any, book: CodeBook) -> Any:
         func.substr(literal(DIGITS), cast(value // BASE**power % BASE + 1, Integer), 1)
         for power in range(LENGTH - 1, -1, -1)
     ]
-    check = func.substr(literal(CHECKS), cast(_check_value(value) + 1, Integer), 1)
+    # the check is the value mod 31: the 7 data digits are exactly its base-30 expansion
+    check = func.substr(literal(CHECKS), cast(value % CHECK_PRIME + 1, Integer), 1)
     parts = [*chars[:4], literal("-"), *chars[4:], check]
     out = cast(parts[0], String)
     for part in parts[1:]:
         out = out.op("||")(part)
     return out
-
-
-def _check_value(value: Any) -> Any:
-    # value mod 31 of the 7 data digits read as a base-30 number: that is the
-    # value itself (the digits are exactly its base-30 expansion)
-    return value % CHECK_PRIME
