@@ -7,6 +7,7 @@ an `ImportSettings`), never the whole file or a raw dict.
 
 from __future__ import annotations
 
+from datetime import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
@@ -15,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationInfo,
@@ -22,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from engine.core.campaign.values import Hours
 from engine.core.customers import FILE_FIELDS
 from engine.core.orders import FIELDS as ORDER_FILE_FIELDS
 
@@ -204,6 +207,144 @@ class ResponseCodeSettings(Frozen):
     secret: Annotated[str, Field(min_length=8)] = "demo-response-codes"
 
 
+class SendGridSettings(Frozen):
+    """E-mail through SendGrid's v3 Mail Send API (official `sendgrid` client)."""
+
+    api_key: str | None = None  # unset: e-mail goes to the outbox
+    # API base URL; tests and benchmarks point it at a local fake server.
+    host: Annotated[str, Field(pattern=r"^https?://")] = "https://api.sendgrid.com"
+    timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
+    concurrency: Annotated[int, Field(ge=1, le=256)] = 32  # requests in flight
+    sandbox: bool = False  # mail_settings.sandbox_mode: accepted, never delivered
+    custom_args_prefix: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,15}$")] = "ce_"
+
+
+class TwilioSettings(Frozen):
+    """SMS through Twilio's Messages API (official `twilio` client)."""
+
+    account_sid: str | None = None  # unset: SMS go to the outbox
+    auth_token: str | None = None
+    from_number: str | None = None  # E.164; or a messaging service:
+    messaging_service_sid: str | None = None
+    # API base URL; tests and benchmarks point it at a local fake server.
+    base_url: Annotated[str, Field(pattern=r"^https?://")] = "https://api.twilio.com"
+    timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
+    concurrency: Annotated[int, Field(ge=1, le=256)] = 16
+
+    @property
+    def configured(self) -> bool:
+        sender = self.from_number or self.messaging_service_sid
+        return bool(self.account_sid and self.auth_token and sender)
+
+
+class SeedAddress(Frozen):
+    """An internal address added to every mail drop to check the mailing arrives."""
+
+    name: Annotated[str, Field(min_length=1)]
+    address_line1: Annotated[str, Field(min_length=1)]
+    address_line2: str | None = None
+    postal_code: str | None = None
+    city: str | None = None
+    region: str | None = None
+    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+
+
+class PrintSettings(Frozen):
+    """Postal mail drops: print files for the mail house."""
+
+    out_dir: Path = Path("var/print")
+    seeds: tuple[SeedAddress, ...] = ()
+    purl_base: str | None = None  # personal URL prefix; default sender.public_url + /r/
+
+
+class CallListSettings(Frozen):
+    out_dir: Path = Path("var/calls")
+
+
+class OutboxSettings(Frozen):
+    """Where messages go when no provider is configured (demo, dry runs)."""
+
+    out_dir: Path = Path("var/outbox")
+
+
+class ChannelSettings(Frozen):
+    sendgrid: SendGridSettings = SendGridSettings()
+    twilio: TwilioSettings = TwilioSettings()
+    print: PrintSettings = PrintSettings()
+    calls: CallListSettings = CallListSettings()
+    outbox: OutboxSettings = OutboxSettings()
+
+
+class TrackingSettings(Frozen):
+    """Opens, clicks and unsubscribe links in e-mail."""
+
+    # engine: links rewritten to signed /t/c/ redirects and a /t/o/ pixel of
+    # our own; sendgrid: SendGrid's click and open tracking instead.
+    mode: Literal["engine", "sendgrid"] = "engine"
+    # Signs tracking and unsubscribe tokens; set your own per installation.
+    secret: Annotated[str, Field(min_length=16)] = "demo-tracking-secret-change-me"
+
+
+def _rate(value: Any) -> Any:
+    """``"100/s"``, ``"600/min"``, ``"3600/h"`` as messages per second."""
+    if not isinstance(value, str):
+        return value
+    count, _, unit = value.partition("/")
+    per = {"s": 1, "sec": 1, "min": 60, "m": 60, "h": 3600}.get(unit.strip().lower())
+    try:
+        if per is None:
+            raise ValueError
+        return float(count) / per
+    except ValueError:
+        raise ValueError(f"expected a rate like 100/s or 600/min, got {value!r}") from None
+
+
+Rate = Annotated[float, Field(gt=0), BeforeValidator(_rate)]
+
+
+class DispatchSettings(Frozen):
+    """How due sends are claimed, paced, retried and recovered."""
+
+    batch_size: Annotated[int, Field(ge=1, le=10_000)] = 500  # sends claimed at once
+    lease_seconds: Annotated[int, Field(ge=10)] = 300  # a claim older than this is a crash
+    max_attempts: Annotated[int, Field(ge=1, le=100)] = 5
+    retry_seconds: Annotated[int, Field(ge=1)] = 60  # first retry; doubles each attempt
+    pause_after_errors: Annotated[int, Field(ge=1)] = 20  # consecutive provider errors
+    # A send whose fate is unknown (timeout, crash) waits this long for a
+    # provider event; then `unknown_policy` decides: give_up (marketing
+    # default: better one missing message than two) or resend.
+    unknown_grace_hours: Annotated[float, Field(gt=0)] = 24.0
+    unknown_policy: Literal["give_up", "resend"] = "give_up"
+    # Messages per second (or "600/min") per channel, across all workers.
+    throttle: dict[Channel, Rate] = Field(default_factory=lambda: {"email": 100.0, "sms": 10.0})
+    # Local hours when SMS and calls may reach a person, by ISO country code
+    # of the customer ("default" for every other country).
+    quiet_hours: dict[Literal["sms", "call"], dict[str, Hours]] = Field(
+        default_factory=lambda: {
+            "sms": {"default": (time(8), time(21))},
+            "call": {"default": (time(8), time(21)), "US": (time(8), time(20))},
+        }
+    )
+    poll_seconds: Annotated[float, Field(gt=0)] = 5.0  # `campaign worker` idle wait
+
+    @field_validator("throttle", "quiet_hours", mode="before")
+    @classmethod
+    def _over_defaults(cls, value: Any, info: ValidationInfo) -> Any:
+        # A file that lists one channel changes that channel only.
+        if not isinstance(value, dict):
+            return value
+        defaults = cls.model_fields[info.field_name or ""].get_default(call_default_factory=True)
+        return {**defaults, **value}
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _default_region(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for channel, regions in value.items():
+            if "default" not in regions:
+                raise ValueError(f"{channel}: give the hours of 'default' (all other countries)")
+        return value
+
+
 class Settings(Frozen):
     timezone: str = "Asia/Shanghai"
     database: DatabaseSettings = DatabaseSettings()
@@ -214,6 +355,9 @@ class Settings(Frozen):
     sender: SenderSettings = SenderSettings()
     eligibility: EligibilitySettings = EligibilitySettings()
     response_codes: ResponseCodeSettings = ResponseCodeSettings()
+    channels: ChannelSettings = ChannelSettings()
+    tracking: TrackingSettings = TrackingSettings()
+    dispatch: DispatchSettings = DispatchSettings()
 
     @field_validator("timezone")
     @classmethod

@@ -11,6 +11,7 @@ from engine.core.customers import Source
 from engine.core.dedup import BatchPlan, Known
 from engine.core.orders import OrderRecord
 from engine.core.scoring import MetricRules
+from engine.core.sending.message import Message, Outcome
 
 RawRow = tuple[int, list[str], str | None]  # line, cells in header order, problem
 
@@ -60,3 +61,20 @@ class OrderStore(Protocol):
 
 class MetricsStore(Protocol):
     def refresh(self, rules: MetricRules, as_of: datetime) -> int: ...
+
+
+class Channel(Protocol):
+    """A way out: SendGrid, Twilio, a print file, a call list, the outbox.
+
+    `send` returns one `Outcome` per message, in order, and never raises for
+    a provider's answer (that is what the outcome says); it may block (a
+    provider round trip). `flush` finishes what a file channel has open (a
+    drop's manifest and proofs) and returns the paths it wrote; `close`
+    releases connections. One instance per dispatcher process.
+    """
+
+    name: str
+
+    def send(self, messages: Sequence[Message]) -> list[Outcome]: ...
+    def flush(self) -> list[str]: ...
+    def close(self) -> None: ...

@@ -11,8 +11,10 @@ from engine.db.models.customers import (
     Order,
     Suppression,
 )
+from engine.db.models.sending import Alert, OutboxMessage, Throttle, TrackedLink
 
 __all__ = [
+    "Alert",
     "Base",
     "Campaign",
     "Cell",
@@ -23,7 +25,10 @@ __all__ = [
     "CustomerSource",
     "ImportBatch",
     "Order",
+    "OutboxMessage",
     "Response",
     "Send",
     "Suppression",
+    "Throttle",
+    "TrackedLink",
 ]

@@ -32,6 +32,9 @@ class Campaign(Base):
     starts_at: Mapped[datetime]
     launched_at: Mapped[datetime | None]
     entered_at: Mapped[datetime | None]  # trigger campaigns: the last entry run
+    # Provider errors in a row; the dispatcher pauses the campaign at the
+    # configured limit and resets the count on every success.
+    provider_errors: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     __table_args__ = (
@@ -96,6 +99,10 @@ class Send(Base):
     provider_message_id: Mapped[str | None] = mapped_column(String(200))
     last_error: Mapped[str | None] = mapped_column(String(500))
     sent_at: Mapped[datetime | None]
+    # A claim: state `sending` until this time, by this worker. A claim that
+    # outlives its lease is a crashed worker: the send becomes `unknown`.
+    lease_expires_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     __table_args__ = (

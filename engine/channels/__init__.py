@@ -1,0 +1,1 @@
+"""Channels: one adapter per way out (SendGrid, Twilio, print file, call list, outbox)."""

@@ -1,0 +1,1 @@
+"""Sending: messages handed to channels, their outcomes, the send state machine."""

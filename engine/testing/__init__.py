@@ -1,0 +1,1 @@
+"""Fake provider servers (SendGrid, Twilio) for tests, benchmarks and dry runs."""
