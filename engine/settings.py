@@ -261,18 +261,11 @@ class CallListSettings(Frozen):
     out_dir: Path = Path("var/calls")
 
 
-class OutboxSettings(Frozen):
-    """Where messages go when no provider is configured (demo, dry runs)."""
-
-    out_dir: Path = Path("var/outbox")
-
-
 class ChannelSettings(Frozen):
     sendgrid: SendGridSettings = SendGridSettings()
     twilio: TwilioSettings = TwilioSettings()
     print: PrintSettings = PrintSettings()
     calls: CallListSettings = CallListSettings()
-    outbox: OutboxSettings = OutboxSettings()
 
 
 class TrackingSettings(Frozen):

@@ -103,6 +103,9 @@ class Send(Base):
     # outlives its lease is a crashed worker: the send becomes `unknown`.
     lease_expires_at: Mapped[datetime | None]
     claimed_by: Mapped[str | None] = mapped_column(String(64))
+    # Set (and committed) just before the provider call: a claim that expires
+    # without it provably never reached a provider and may be queued again.
+    handed_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     __table_args__ = (

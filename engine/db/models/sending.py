@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.db.models.base import Base
@@ -30,14 +30,15 @@ class OutboxMessage(Base):
 class Throttle(Base):
     """Pacing per channel shared by every worker (a GCRA reservation clock).
 
-    `next_at` is when the next message may go: a worker reserving n messages
-    moves it n / rate seconds on in one UPDATE, so workers on any machine
-    share one rate without talking to each other.
+    `next_at` (Unix seconds, a float so both databases do the arithmetic in
+    one UPDATE) is when the next message may go: a worker reserving n
+    messages moves it n / rate seconds on, so workers on any machine share
+    one rate without talking to each other.
     """
 
     __tablename__ = "throttles"
     channel: Mapped[str] = mapped_column(String(8), primary_key=True)
-    next_at: Mapped[datetime]
+    next_at: Mapped[float] = mapped_column(Float)
 
 
 class TrackedLink(Base):

@@ -20,7 +20,7 @@ def upgrade() -> None:
     op.create_table(
         "throttles",
         sa.Column("channel", sa.String(length=8), nullable=False),
-        sa.Column("next_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("next_at", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("channel", name=op.f("pk_throttles")),
     )
     op.create_table(
@@ -87,10 +87,12 @@ def upgrade() -> None:
             sa.Column("lease_expires_at", sa.DateTime(timezone=True), nullable=True)
         )
         batch_op.add_column(sa.Column("claimed_by", sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column("handed_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("sends", schema=None) as batch_op:
+        batch_op.drop_column("handed_at")
         batch_op.drop_column("claimed_by")
         batch_op.drop_column("lease_expires_at")
 
