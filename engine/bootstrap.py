@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import socket
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
@@ -11,14 +15,25 @@ from engine.core.campaign.eligibility import Holdout, Policy
 from engine.core.codes import CodeBook
 from engine.core.customers import ParseOptions
 from engine.core.scoring import MetricRules
+from engine.core.sending.states import RetryPolicy
+from engine.core.tracking.tokens import TokenSigner
 from engine.db.audience import SqlAudience
 from engine.db.batches import SqlImportLog
 from engine.db.connect import make_engine
 from engine.db.customers import SqlCustomerStore
+from engine.db.dispatch import SqlDispatch
+from engine.db.effects import SqlEffects
 from engine.db.launches import SqlLaunches
+from engine.db.links import SqlLinks
 from engine.db.metrics import SqlMetricsStore
 from engine.db.orders import SqlOrderStore
+from engine.db.outbox import OutboxChannel
+from engine.db.sendcheck import SqlSendChecks
+from engine.db.throttle import SqlThrottle
 from engine.render import TemplateRenderer
+from engine.services.composing import Composer, Tracking
+from engine.services.dispatching import DispatchRules, Ports
+from engine.services.ports import Channel
 from engine.settings import Settings
 
 
@@ -89,3 +104,61 @@ def bootstrap(settings: Settings, database_url: str | None = None) -> Adapters:
         launches=SqlLaunches(engine),
         renderer=renderer(settings),
     )
+
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def worker_name() -> str:
+    """This process, as named on the sends it claims."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:64]
+
+
+def tracking(settings: Settings) -> Tracking:
+    sender = settings.sender
+    return Tracking(
+        signer=TokenSigner(settings.tracking.secret),
+        public_url=sender.public_url,
+        mode=settings.tracking.mode,
+        purl_base=settings.channels.print.purl_base or sender.public_url.rstrip("/") + "/r",
+    )
+
+
+def dispatch_ports(adapters: Adapters) -> Ports:
+    engine = adapters.engine
+    return Ports(
+        outbox=SqlDispatch(engine),
+        checks=SqlSendChecks(engine),
+        effects=SqlEffects(engine),
+        pacer=SqlThrottle(engine),
+        campaigns=adapters.launches,
+        composer=Composer(
+            adapters.renderer, SqlLinks(engine), tracking(adapters.settings), adapters.zone
+        ),
+    )
+
+
+def dispatch_rules(adapters: Adapters, worker: str | None = None) -> DispatchRules:
+    rules = adapters.settings.dispatch
+    return DispatchRules(
+        worker=worker or worker_name(),
+        batch_size=rules.batch_size,
+        lease=timedelta(seconds=rules.lease_seconds),
+        retry=RetryPolicy(rules.max_attempts, timedelta(seconds=rules.retry_seconds)),
+        pause_after_errors=rules.pause_after_errors,
+        unknown_grace=timedelta(hours=rules.unknown_grace_hours),
+        resend_unknown=rules.unknown_policy == "resend",
+        throttle=dict(rules.throttle),
+        quiet_hours={channel: dict(hours) for channel, hours in rules.quiet_hours.items()},
+        policy=adapters.policy(),
+    )
+
+
+def channels(adapters: Adapters, clock: Clock = utc_now) -> dict[str, Channel]:
+    """One channel per way out: the provider where configured, else the outbox."""
+    engine = adapters.engine
+    return {name: OutboxChannel(engine, name, clock) for name in ("email", "sms", "mail", "call")}

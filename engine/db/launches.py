@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, case, func, insert, literal, select, update
+from sqlalchemy import Connection, Engine, and_, case, func, insert, literal, select, update
 
 from engine.core.campaign.eligibility import ELIGIBLE
 from engine.core.campaign.launch import CellRow, Counts, Entry, Launched
@@ -90,6 +90,14 @@ class SqlLaunches:
 
     def all(self) -> list[Launched]:
         return _campaigns(self.engine)
+
+    def start_due(self, now: datetime) -> list[str]:
+        """Scheduled campaigns whose start has come become running; returns their keys."""
+        due = and_(Campaign.status == "scheduled", Campaign.starts_at <= now)
+        with self.engine.begin() as conn:
+            keys = list(conn.execute(select(Campaign.key).where(due)).scalars())
+            conn.execute(update(Campaign).where(due).values(status="running", updated_at=now))
+        return keys
 
 
 def _contacts(campaign_id: int, entry: Entry, cells: dict[str, int]) -> Any:

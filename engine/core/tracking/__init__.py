@@ -1,0 +1,1 @@
+"""Tracking: signed tokens for opens, clicks and unsubscribes; link rewriting."""

@@ -1,0 +1,139 @@
+"""Turn a claimed send into a `Message`: variables, rendering, tracking, headers.
+
+Templates see the launch's variables (customer, metrics, campaign, cell,
+vars, response code) plus ``offer`` (the cell's ``vars.offer``), ``purl``
+(the personal URL of the response code) and ``unsubscribe_url`` (a signed
+token of the send id). In e-mail with engine tracking, links become signed
+redirects and an open pixel is added; no URL carries personal data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from engine.core.campaign.preview import message_variables
+from engine.core.campaign.spec import CampaignSpec, MailStep
+from engine.core.messages import Rendered
+from engine.core.sending.due import Due, zone_of
+from engine.core.sending.message import Message
+from engine.core.sending.windows import window_on
+from engine.core.tracking.links import one_click_headers, track_links
+from engine.core.tracking.tokens import TokenSigner
+
+
+class Renderer(Protocol):
+    def render(self, channel: str, name: str, variables: Mapping[str, Any]) -> Rendered: ...
+
+
+class Links(Protocol):
+    def link_id(self, campaign_id: int, url: str) -> int: ...
+
+
+@dataclass(frozen=True)
+class Tracking:
+    """How links, pixels and unsubscribe URLs are made (from config)."""
+
+    signer: TokenSigner
+    public_url: str
+    mode: str  # engine | sendgrid
+    purl_base: str
+
+    def url(self, kind: str, *ids: int) -> str:
+        path = {"o": "t/o", "c": "t/c", "u": "u"}[kind]
+        return f"{self.public_url.rstrip('/')}/{path}/{self.signer.sign(kind, *ids)}"
+
+
+@dataclass(frozen=True)
+class Composer:
+    renderer: Renderer
+    links: Links
+    tracking: Tracking
+    zone: ZoneInfo  # campaign timezone fallback for customers without one
+
+    def compose(self, due: Due, spec: CampaignSpec, now: datetime) -> Message:
+        """The message of `due`; raises `TemplateError` when the template fails."""
+        step = next(s for s in spec.steps if s.id == due.step)
+        code = due.response_code or ""
+        purl = self.tracking.purl_base.rstrip("/") + "/" + code if code else ""
+        unsubscribe = self.tracking.url("u", due.send_id)
+        variables = message_variables(spec, due.cell, due.customer, due.metrics, code)
+        offer = variables["vars"].get("offer")
+        variables |= {"offer": offer, "purl": purl, "unsubscribe_url": unsubscribe}
+        rendered = self.renderer.render(step.channel, step.template, variables)
+        base = {
+            "send_id": due.send_id,
+            "campaign_key": spec.key,
+            "step": step.id,
+            "cell": due.cell,
+            "channel": step.channel,
+            "response_code": due.response_code,
+        }
+        customer = due.customer
+        if step.channel == "email":
+            html = rendered.html or ""
+            if self.tracking.mode == "engine":
+                html = self._tracked(due, html, skip=(unsubscribe,))
+            return Message(
+                **base,
+                to=customer["email"],
+                rendered=Rendered("email", rendered.text, rendered.subject, html),
+                headers=one_click_headers(unsubscribe),
+                categories=tuple(getattr(step, "categories", ())),
+            )
+        if step.channel == "mail":
+            assert isinstance(step, MailStep)
+            return Message(
+                **base,
+                to=_name(customer),
+                rendered=rendered,
+                fields=self._mail(due, spec, step, purl),
+            )
+        fields: dict[str, str] = {}
+        if step.channel == "call":
+            fields = self._call(due, step.hours, now)
+        return Message(**base, to=customer["phone"], rendered=rendered, fields=fields)
+
+    def _tracked(self, due: Due, html: str, skip: tuple[str, ...]) -> str:
+        def click(link: int) -> str:
+            return self.tracking.url("c", due.send_id, link)
+
+        def link_id(url: str) -> int:
+            return self.links.link_id(due.campaign_id, url)
+
+        pixel = self.tracking.url("o", due.send_id)
+        return track_links(html, link_id, click, pixel, skip=skip).html
+
+    def _mail(self, due: Due, spec: CampaignSpec, step: MailStep, purl: str) -> dict[str, str]:
+        c = due.customer
+        keycode = f"{step.keyline or spec.key}-{due.cell}".upper()[:35]
+        keys = ("company_name", "address_line1", "address_line2", "postal_code", "city")
+        return {
+            "name": _name(c),
+            **{key: str(c.get(key) or "") for key in (*keys, "region", "country")},
+            "keycode": keycode,
+            "purl": purl,
+        }
+
+    def _call(self, due: Due, hours: Any, now: datetime) -> dict[str, str]:
+        c = due.customer
+        zone = zone_of(c.get("timezone")) or self.zone
+        start, end = window_on(now.astimezone(zone).date(), zone, hours)
+        return {
+            "name": _name(c),
+            "timezone": str(zone.key),
+            "language": str(c.get("language") or ""),
+            "window_start": f"{hours[0]:%H:%M}",
+            "window_end": f"{hours[1]:%H:%M}",
+            "window_start_utc": start.isoformat(),
+            "window_end_utc": end.isoformat(),
+            "customer_ref": str(c.get("external_id") or c["id"]),
+        }
+
+
+def _name(customer: Mapping[str, Any]) -> str:
+    parts = (customer.get("first_name"), customer.get("last_name"))
+    return " ".join(str(p) for p in parts if p) or str(customer.get("company_name") or "")

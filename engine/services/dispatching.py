@@ -1,0 +1,275 @@
+"""`dispatch_due`: turn due sends into messages, exactly once, on time, within the law.
+
+One pass: reap expired claims, resolve old unknowns by policy, then per
+channel claim batches of due sends and for each batch
+
+1. re-check consent, suppressions and caps (a STOP after launch wins),
+2. defer what falls outside the send window or quiet hours,
+3. render, pace by the shared throttle, commit the handover,
+4. hand the messages to the channel and settle every outcome,
+5. apply side effects (opt-outs, suppressions, pauses, alerts).
+
+The state machine is in `engine.core.sending.states`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from engine.core.campaign.eligibility import ChannelRule, Policy
+from engine.core.campaign.launch import Launched
+from engine.core.campaign.spec import CallStep, CampaignSpec
+from engine.core.sending.checks import Facts, reasons, tokens_of
+from engine.core.sending.due import Due, zone_of
+from engine.core.sending.message import Message, Outcome
+from engine.core.sending.states import RetryPolicy, Settled, settle
+from engine.core.sending.windows import next_allowed, quiet_hours_for
+from engine.errors import TemplateError
+from engine.services.composing import Composer
+from engine.services.launching import stored_spec
+from engine.services.ports import Channel
+
+
+class Outbox(Protocol):
+    def claim(
+        self, channel: str, now: datetime, limit: int, lease: timedelta, worker: str
+    ) -> list[Due]: ...
+    def hand_over(self, ids: Sequence[int], now: datetime, worker: str) -> None: ...
+    def settle(self, settled: Sequence[Settled], now: datetime, worker: str) -> None: ...
+    def defer(self, until: Sequence[tuple[int, datetime]], now: datetime, worker: str) -> None: ...
+    def skip(self, reasons: dict[int, str], now: datetime, worker: str) -> None: ...
+    def reap(self, now: datetime) -> tuple[int, int]: ...
+    def resolve_unknown(self, now: datetime, grace: timedelta, resend: bool) -> int: ...
+
+
+class SendChecks(Protocol):
+    def facts(
+        self,
+        channel: str,
+        customers: Sequence[int],
+        tokens: Sequence[str],
+        since: datetime,
+        exclude: Sequence[int],
+    ) -> Facts: ...
+
+
+class Effects(Protocol):
+    def apply(
+        self, results: Sequence[tuple[Due, Outcome]], now: datetime, pause_after: int
+    ) -> list[tuple[int, str]]: ...
+
+
+class Pacer(Protocol):
+    def reserve(self, channel: str, count: int, now: float, rate: float) -> float: ...
+
+
+class Campaigns(Protocol):
+    def all(self) -> list[Launched]: ...
+    def start_due(self, now: datetime) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class DispatchRules:
+    """The dispatcher's settings, as typed values."""
+
+    worker: str
+    batch_size: int
+    lease: timedelta
+    retry: RetryPolicy
+    pause_after_errors: int
+    unknown_grace: timedelta
+    resend_unknown: bool
+    throttle: Mapping[str, float]  # channel -> messages per second
+    quiet_hours: Mapping[str, Mapping[str, tuple]]  # channel -> country -> hours
+    policy: Policy
+    max_batches: int = 1_000  # per channel per pass
+
+
+@dataclass(frozen=True)
+class Ports:
+    outbox: Outbox
+    checks: SendChecks
+    effects: Effects
+    pacer: Pacer
+    campaigns: Campaigns
+    composer: Composer
+
+
+@dataclass
+class DispatchReport:
+    states: Counter[tuple[str, str]] = field(default_factory=Counter)  # (channel, state)
+    skipped: Counter[str] = field(default_factory=Counter)  # reason
+    deferred: int = 0
+    requeued: int = 0  # expired claims that never reached a provider
+    unknown: int = 0  # expired claims that may have
+    resolved: int = 0  # unknowns resolved by policy
+    started: list[str] = field(default_factory=list)  # campaigns whose start came
+    paused: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+
+def dispatch_due(
+    ports: Ports,
+    channels: Mapping[str, Channel],
+    rules: DispatchRules,
+    clock: Callable[[], datetime],
+    sleep: Callable[[float], None],
+) -> DispatchReport:
+    """One dispatch pass over every channel; returns what happened."""
+    report = DispatchReport()
+    now = clock()
+    report.started = ports.campaigns.start_due(now)
+    report.requeued, report.unknown = ports.outbox.reap(now)
+    report.resolved = ports.outbox.resolve_unknown(now, rules.unknown_grace, rules.resend_unknown)
+    specs = _Specs(ports.campaigns)
+    for name, channel in channels.items():
+        for _ in range(rules.max_batches):
+            batch = ports.outbox.claim(name, clock(), rules.batch_size, rules.lease, rules.worker)
+            if not batch:
+                break
+            _batch(ports, channel, rules, specs, batch, clock, sleep, report)
+        report.files += channel.flush()
+    return report
+
+
+def _batch(
+    ports: Ports,
+    channel: Channel,
+    rules: DispatchRules,
+    specs: _Specs,
+    batch: list[Due],
+    clock: Callable[[], datetime],
+    sleep: Callable[[float], None],
+    report: DispatchReport,
+) -> None:
+    now = clock()
+    worker = rules.worker
+    why = _checks(ports, rules, specs, batch, now)
+    ports.outbox.skip(why, now, worker)
+    report.skipped.update(why.values())
+    ready, later = [], []
+    for due in batch:
+        if due.send_id in why:
+            continue
+        spec = specs[due.campaign_id]
+        allowed = _allowed(due, spec, rules, ports.composer.zone, now)
+        (later.append((due.send_id, allowed)) if allowed > now else ready.append(due))
+    ports.outbox.defer(later, now, worker)
+    report.deferred += len(later)
+    messages, failed = _compose(ports.composer, specs, ready, now)
+    if failed:
+        ports.outbox.settle(failed, now, worker)
+        report.states.update(
+            (due.channel, "failed") for due in ready if due.send_id in {f.send_id for f in failed}
+        )
+    _send(ports, channel, rules, messages, clock, sleep, report)
+
+
+def _checks(
+    ports: Ports, rules: DispatchRules, specs: _Specs, batch: list[Due], now: datetime
+) -> dict[int, str]:
+    channel = batch[0].channel
+    by_campaign = {
+        due.campaign_id: _rule(specs[due.campaign_id], rules.policy, channel, now) for due in batch
+    }
+    widest = max((rule.cap_days for rule in by_campaign.values()), default=1)
+    facts = ports.checks.facts(
+        channel,
+        [due.customer["id"] for due in batch],
+        tokens_of(batch),
+        now - timedelta(days=widest),
+        [due.send_id for due in batch],
+    )
+    return reasons(batch, by_campaign, facts, now)
+
+
+def _rule(spec: CampaignSpec, policy: Policy, channel: str, now: datetime) -> ChannelRule:
+    caps = {c: (cap.count, cap.days) for c, cap in spec.caps.items()}
+    zone = ZoneInfo(spec.schedule.timezone or policy.timezone)
+    return policy.rules(None, [channel], caps, now, zone).channels[0]
+
+
+def _allowed(
+    due: Due, spec: CampaignSpec, rules: DispatchRules, fallback: ZoneInfo, now: datetime
+) -> datetime:
+    """The first moment at or after now that the send may go to this customer."""
+    step = next(s for s in spec.steps if s.id == due.step)
+    zone = zone_of(due.customer.get("timezone")) or zone_of(spec.schedule.timezone) or fallback
+    windows = spec.schedule.windows
+    hours = step.hours if isinstance(step, CallStep) else windows.hours
+    quiet = quiet_hours_for(rules.quiet_hours, due.channel, due.customer.get("country"))
+    return next_allowed(now, zone, windows.days, hours, quiet)
+
+
+def _compose(
+    composer: Composer, specs: _Specs, ready: list[Due], now: datetime
+) -> tuple[list[tuple[Due, Message]], list[Settled]]:
+    messages, failed = [], []
+    for due in ready:
+        try:
+            messages.append((due, composer.compose(due, specs[due.campaign_id], now)))
+        except TemplateError as exc:
+            failed.append(Settled(due.send_id, "failed", None, None, str(exc)[:500], None))
+    return messages, failed
+
+
+def _send(
+    ports: Ports,
+    channel: Channel,
+    rules: DispatchRules,
+    messages: list[tuple[Due, Message]],
+    clock: Callable[[], datetime],
+    sleep: Callable[[float], None],
+    report: DispatchReport,
+) -> None:
+    """Hand `messages` over in throttled chunks; settle and apply every outcome."""
+    rate = rules.throttle.get(channel.name)
+    size = max(1, int(rate * 0.2)) if rate else max(1, len(messages))
+    paused: set[int] = set()
+    for start in range(0, len(messages), size):
+        chunk = [(d, m) for d, m in messages[start : start + size] if d.campaign_id not in paused]
+        held = [
+            (d.send_id, clock())
+            for d, _ in messages[start : start + size]
+            if d.campaign_id in paused
+        ]
+        ports.outbox.defer(held, clock(), rules.worker)
+        if not chunk:
+            continue
+        if rate:
+            begin = ports.pacer.reserve(channel.name, len(chunk), clock().timestamp(), rate)
+            wait = begin - clock().timestamp()
+            if wait > 0:
+                sleep(wait)
+        ports.outbox.hand_over([d.send_id for d, _ in chunk], clock(), rules.worker)
+        outcomes = channel.send([m for _, m in chunk])
+        now = clock()
+        settled = [
+            settle(o, d.attempts + 1, rules.retry, now)
+            for (d, _), o in zip(chunk, outcomes, strict=True)
+        ]
+        ports.outbox.settle(settled, now, rules.worker)
+        report.states.update((channel.name, s.state) for s in settled)
+        results = [(d, o) for (d, _), o in zip(chunk, outcomes, strict=True)]
+        for campaign_id, reason in ports.effects.apply(results, now, rules.pause_after_errors):
+            report.paused.append(reason)
+            paused.add(campaign_id)
+
+
+class _Specs:
+    """Campaign files as launched, parsed once per pass."""
+
+    def __init__(self, campaigns: Campaigns) -> None:
+        self._campaigns = campaigns
+        self._specs: dict[int, CampaignSpec] = {}
+
+    def __getitem__(self, campaign_id: int) -> CampaignSpec:
+        if campaign_id not in self._specs:
+            for launched in self._campaigns.all():
+                self._specs.setdefault(launched.id, stored_spec(launched))
+        return self._specs[campaign_id]
