@@ -16,6 +16,8 @@ from engine.cli.demo import demo
 from engine.cli.imports import import_
 from engine.cli.launch import cancel, enter, launch, pause, resume, status
 from engine.cli.metrics import customers, metrics
+from engine.cli.schedule import scheduler
+from engine.cli.send import dispatch, outbox, worker
 from engine.errors import EngineError
 
 
@@ -47,8 +49,9 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
     Typical flow: `campaign db upgrade`, `campaign import customers FILE`,
     `campaign import orders FILE`, `campaign metrics refresh`, then
     `campaign customers summary`; then write a campaign file and run
-    `campaign validate FILE` and `campaign plan FILE`. `campaign demo` does
-    all of it on generated data.
+    `campaign validate FILE` and `campaign plan FILE`, `campaign launch
+    FILE`, and `campaign dispatch` (or run `campaign scheduler`).
+    `campaign demo` does all of it on generated data.
     """
     ctx.obj = Context(config_path)
     ctx.call_on_close(ctx.obj.close)
@@ -61,7 +64,7 @@ cli.add_command(customers)
 cli.add_command(demo)
 cli.add_command(validate)
 cli.add_command(plan)
-for command in (launch, enter, pause, resume, cancel, status):
+for command in (launch, enter, pause, resume, cancel, status, dispatch, worker, outbox, scheduler):
     cli.add_command(command)
 
 

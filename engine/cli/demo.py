@@ -7,15 +7,19 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import click
+from rich.console import Console
 
-from engine.bootstrap import bootstrap
+from engine.bootstrap import Adapters, bootstrap
 from engine.cli.campaigns import run_plan
 from engine.cli.context import Context
 from engine.cli.imports import import_customer_file, import_order_file, parse_source
 from engine.cli.launch import print_launch, run_launch
 from engine.cli.metrics import print_summary, run_refresh
 from engine.cli.plan_view import print_plan
+from engine.cli.send import print_dispatch, print_outbox, run_dispatch
 from engine.db import migrate
+from engine.db.dispatch import SqlDispatch
+from engine.db.outbox import SqlOutboxReader
 from engine.demo.generate import (
     CUSTOMER_COLUMNS,
     ORDER_COLUMNS,
@@ -55,8 +59,9 @@ def demo(ctx: Context, size: int, seed: int, workdir: Path) -> None:
     imports them through the normal import path (showing merges and the
     rejects report), refreshes metrics and prints the customer base by source,
     lifecycle stage, RFM segment and value tier. Then validates and plans the
-    example campaign campaigns/winback.yaml against it, then launches it and
-    prints its cells and the sample-ratio check.
+    example campaign campaigns/winback.yaml against it, launches it (cells and
+    the sample-ratio check) and dispatches its first sends through the
+    outbox at their due times, showing what was sent.
     """
     now = ctx.now().replace(hour=0, minute=0, second=0, microsecond=0)
     shape = DemoShape(customers=size, prospects=max(size * 3 // 20, 10), seed=seed)
@@ -98,8 +103,21 @@ def demo(ctx: Context, size: int, seed: int, workdir: Path) -> None:
         print_plan(console, run_plan(adapters, DEMO_CAMPAIGN, ctx.now(), console, quiet=False))
         console.rule(f"[bold]campaign launch: {DEMO_CAMPAIGN}")
         print_launch(console, run_launch(adapters, DEMO_CAMPAIGN, ctx.now(), console))
+        _dispatch(adapters, console)
     adapters.engine.dispose()
     console.print(f"demo database: {database} (use ENGINE_DATABASE_URL=sqlite:///{database})")
+
+
+def _dispatch(adapters: Adapters, console: Console) -> None:
+    """Dispatch the launched sends through the outbox, travelling to each due time."""
+    outbox = SqlDispatch(adapters.engine)
+    for _ in range(10):
+        due = outbox.next_due()
+        if due is None:
+            break
+        console.rule(f"[bold]campaign dispatch --at {due:%Y-%m-%d %H:%M} (UTC)")
+        print_dispatch(console, run_dispatch(adapters, due))
+    print_outbox(console, SqlOutboxReader(adapters.engine), None, 2)
 
 
 def _write(path: Path, columns: tuple[str, ...], rows: Iterable[dict[str, str]]) -> None:

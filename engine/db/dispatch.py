@@ -69,6 +69,15 @@ class SqlDispatch:
             rows = conn.execute(_due_rows(ids)).mappings().all()
         return [_due(row) for row in rows]
 
+    def next_due(self) -> datetime | None:
+        """The earliest due time of a queued send of a live campaign (ix_sends_due)."""
+        live = select(Campaign.id).where(Campaign.status.in_(("running", "scheduled")))
+        query = select(func.min(Send.due_at)).where(
+            Send.state == "queued", Send.campaign_id.in_(live)
+        )
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar()
+
     def hand_over(self, ids: Sequence[int], now: datetime, worker: str) -> None:
         """Mark `ids` as about to reach a provider (committed before the call)."""
         self._update(ids, worker, ("sending",), handed_at=now, updated_at=now)
