@@ -45,6 +45,7 @@ class TemplateRenderer:
     def __init__(self, root: Path, sender: SenderSettings) -> None:
         self._root = root
         self._sender = sender
+        self._complete: set[tuple[str, str]] = set()
         # Immutable sandbox: templates cannot reach Python internals nor
         # change the dicts the engine hands in (e.g. `vars.update(...)`).
         self._env = ImmutableSandboxedEnvironment(
@@ -57,7 +58,14 @@ class TemplateRenderer:
 
     def missing(self, channel: str, name: str) -> list[str]:
         """Paths (relative to the root) of required files that do not exist."""
-        return [path for path in self._required(channel, name) if not (self._root / path).is_file()]
+        if (channel, name) in self._complete:  # checked once per process: a stat per file
+            return []
+        absent = [
+            path for path in self._required(channel, name) if not (self._root / path).is_file()
+        ]
+        if not absent:
+            self._complete.add((channel, name))
+        return absent
 
     def render(self, channel: str, name: str, variables: Mapping[str, Any]) -> Rendered:
         """Render template `name` of `channel` with `variables`; raise `TemplateError`."""

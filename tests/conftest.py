@@ -86,7 +86,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         path = tmp_path / "engine.sqlite3"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         return f"sqlite:///{path}"
-    url: str = request.getfixturevalue("postgres_database")
+    return _emptied(request.getfixturevalue("postgres_database"))
+
+
+@pytest.fixture
+def postgres_url(postgres_database: str) -> str:
+    """URL of the empty PostgreSQL test database (for tests of concurrent workers)."""
+    return _emptied(postgres_database)
+
+
+def _emptied(url: str) -> str:
     engine = make_engine(url)
     tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
     with engine.begin() as conn:

@@ -9,8 +9,8 @@ redirects and an open pixel is added; no URL carries personal data.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -23,6 +23,7 @@ from engine.core.sending.message import Message
 from engine.core.sending.windows import window_on
 from engine.core.tracking.links import one_click_headers, track_links
 from engine.core.tracking.tokens import TokenSigner
+from engine.errors import TemplateError
 
 
 class Renderer(Protocol):
@@ -30,7 +31,7 @@ class Renderer(Protocol):
 
 
 class Links(Protocol):
-    def link_id(self, campaign_id: int, url: str) -> int: ...
+    def link_ids(self, campaign_id: int, urls: Iterable[str]) -> dict[str, int]: ...
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,44 @@ class Composer:
     tracking: Tracking
     zone: ZoneInfo  # campaign timezone fallback for customers without one
 
+    def compose_all(
+        self, batch: Sequence[tuple[Due, CampaignSpec]], now: datetime
+    ) -> list[Message | TemplateError]:
+        """The message of every send in `batch` (or the template's error), in order.
+
+        Tracked links are resolved for the whole batch at once (personal
+        links are new for every recipient: one round trip, not one each).
+        """
+        drafts: list[Message | TemplateError] = []
+        for due, spec in batch:
+            try:
+                drafts.append(self.compose(due, spec, now))
+            except TemplateError as exc:
+                drafts.append(exc)
+        if self.tracking.mode != "engine":
+            return drafts
+        return self._track(drafts, {due.send_id: due for due, _ in batch})
+
+    def _track(
+        self, drafts: list[Message | TemplateError], dues: dict[int, Due]
+    ) -> list[Message | TemplateError]:
+        found: dict[int, set[str]] = {}
+        for draft in drafts:
+            if isinstance(draft, Message) and draft.channel == "email":
+                skip = (self.tracking.url("u", draft.send_id),)
+                urls = track_links(draft.rendered.html or "", _nothing, str, None, skip).links
+                found.setdefault(dues[draft.send_id].campaign_id, set()).update(urls)
+        ids = {campaign: self.links.link_ids(campaign, urls) for campaign, urls in found.items()}
+        out: list[Message | TemplateError] = []
+        for draft in drafts:
+            if isinstance(draft, Message) and draft.channel == "email":
+                known = ids[dues[draft.send_id].campaign_id]
+                draft = _with_html(draft, self._tracked(draft, known))
+            out.append(draft)
+        return out
+
     def compose(self, due: Due, spec: CampaignSpec, now: datetime) -> Message:
-        """The message of `due`; raises `TemplateError` when the template fails."""
+        """The message of `due` with its links untracked; raises `TemplateError`."""
         step = next(s for s in spec.steps if s.id == due.step)
         code = due.response_code or ""
         purl = self.tracking.purl_base.rstrip("/") + "/" + code if code else ""
@@ -74,13 +111,10 @@ class Composer:
         }
         customer = due.customer
         if step.channel == "email":
-            html = rendered.html or ""
-            if self.tracking.mode == "engine":
-                html = self._tracked(due, html, skip=(unsubscribe,))
             return Message(
                 **base,
                 to=customer["email"],
-                rendered=Rendered("email", rendered.text, rendered.subject, html),
+                rendered=rendered,
                 headers=one_click_headers(unsubscribe),
                 categories=tuple(getattr(step, "categories", ())),
             )
@@ -97,15 +131,13 @@ class Composer:
             fields = self._call(due, step.hours, now)
         return Message(**base, to=customer["phone"], rendered=rendered, fields=fields)
 
-    def _tracked(self, due: Due, html: str, skip: tuple[str, ...]) -> str:
+    def _tracked(self, message: Message, known: dict[str, int]) -> str:
         def click(link: int) -> str:
-            return self.tracking.url("c", due.send_id, link)
+            return self.tracking.url("c", message.send_id, link)
 
-        def link_id(url: str) -> int:
-            return self.links.link_id(due.campaign_id, url)
-
-        pixel = self.tracking.url("o", due.send_id)
-        return track_links(html, link_id, click, pixel, skip=skip).html
+        pixel = self.tracking.url("o", message.send_id)
+        skip = (self.tracking.url("u", message.send_id),)
+        return track_links(message.rendered.html or "", known.__getitem__, click, pixel, skip).html
 
     def _mail(self, due: Due, spec: CampaignSpec, step: MailStep, purl: str) -> dict[str, str]:
         c = due.customer
@@ -132,6 +164,15 @@ class Composer:
             "window_end_utc": end.isoformat(),
             "customer_ref": str(c.get("external_id") or c["id"]),
         }
+
+
+def _nothing(_url: str) -> int:
+    return 0
+
+
+def _with_html(message: Message, html: str) -> Message:
+    r = message.rendered
+    return replace(message, rendered=Rendered(r.channel, r.text, r.subject, html))
 
 
 def _name(customer: Mapping[str, Any]) -> str:

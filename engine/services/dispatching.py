@@ -210,11 +210,12 @@ def _compose(
     composer: Composer, specs: _Specs, ready: list[Due], now: datetime
 ) -> tuple[list[tuple[Due, Message]], list[Settled]]:
     messages, failed = [], []
-    for due in ready:
-        try:
-            messages.append((due, composer.compose(due, specs[due.campaign_id], now)))
-        except TemplateError as exc:
-            failed.append(Settled(due.send_id, "failed", None, None, str(exc)[:500], None))
+    drafts = composer.compose_all([(due, specs[due.campaign_id]) for due in ready], now)
+    for due, draft in zip(ready, drafts, strict=True):
+        if isinstance(draft, TemplateError):
+            failed.append(Settled(due.send_id, "failed", None, None, str(draft)[:500], None))
+        else:
+            messages.append((due, draft))
     return messages, failed
 
 
