@@ -6,9 +6,11 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from click.testing import CliRunner
 from sqlalchemy import insert, select, update
 
 from engine.bootstrap import Adapters, dispatch_ports, dispatch_rules
+from engine.cli import cli
 from engine.core.sending.message import Message, Outcome
 from engine.db.dispatch import SqlDispatch
 from engine.db.models import (
@@ -346,3 +348,36 @@ def test_a_template_error_fails_the_send_with_the_reason(adapters: Adapters) -> 
     failed = [s for s in table(adapters, Send) if s["state"] == "failed"]
     assert failed and fake.received == []
     assert "discount" in failed[0]["last_error"]
+
+
+def test_the_cli_dispatches_through_the_outbox_and_shows_it(
+    adapters: Adapters, database_url: str, tmp_path: Any
+) -> None:
+    people(adapters, 20)
+    campaign = tmp_path / "c.yaml"
+    campaign.write_text(EMAIL)
+    env = {"ENGINE_DATABASE_URL": database_url, "ENGINE_CONFIG": ""}
+
+    def run(*args: str) -> Any:
+        return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+    assert run("launch", str(campaign), "--at", "2026-11-01 12:00:00").exit_code == 0
+    early = run("dispatch", "--at", "2026-11-05 01:59:00")
+    assert early.exit_code == 0 and "email" not in early.output.split("sends this pass")[1]
+    result = run("dispatch", "--at", "2026-11-05 02:00:00")
+    assert result.exit_code == 0, result.output
+    assert "campaign mail-test started" in result.output
+    sent = len(table(adapters, Send))
+    assert f"│ email   │  sent │ {sent:>5} │" in result.output
+    shown = run("outbox", "--limit", "1").output
+    assert "mail-test" in shown and "subject: " in shown and "15% off" in shown
+    with adapters.engine.begin() as conn:
+        conn.execute(update(Campaign).values(status="paused", status_reason="401 from SendGrid"))
+        campaign_id = conn.execute(select(Campaign.id)).scalar_one()
+        conn.execute(
+            insert(Alert).values(
+                created_at=OPEN, campaign_id=campaign_id, kind="paused", message="401 from SendGrid"
+            )
+        )
+    status = run("status", "mail-test").output
+    assert "reason: 401 from SendGrid" in status and "latest alerts" in status

@@ -13,6 +13,7 @@ from engine.cli.campaigns import FILE, read_campaign
 from engine.cli.context import Context
 from engine.cli.ui import table
 from engine.db import migrate
+from engine.db.outbox import SqlAlerts
 from engine.services.launching import LaunchReport, change_status, launch_campaign, run_entries
 
 AT = click.option("--at", type=click.DateTime(), help="Act as of this UTC time (default: now).")
@@ -158,3 +159,7 @@ def status(ctx: Context, key: str | None) -> None:
         launched = campaigns[0]
         if launched.status_reason:
             console.print(f"reason: {launched.status_reason}", highlight=False)
+        alerts = SqlAlerts(ctx.adapters.engine).latest(key)
+        if alerts:
+            rows = [(f"{at:%Y-%m-%d %H:%M}", kind, message) for at, kind, message in alerts]
+            console.print(table("latest alerts", ["when (UTC)", "kind", "message"], rows))

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, func, select
 
 from engine.core.sending.message import Message, Outcome
 from engine.db.links import insert_ignoring_duplicates
-from engine.db.models import Campaign, OutboxMessage, Send
+from engine.db.models import Alert, Campaign, OutboxMessage, Send
 
 
 @dataclass
@@ -91,3 +91,20 @@ class SqlOutboxReader:
         )
         with self.engine.connect() as conn:
             return [(str(k), str(c), int(n)) for k, c, n in conn.execute(query).all()]
+
+
+@dataclass(frozen=True)
+class SqlAlerts:
+    engine: Engine
+
+    def latest(self, campaign_key: str, limit: int = 5) -> list[tuple[datetime, str, str]]:
+        """(when, kind, message) of a campaign's newest alerts (ix_alerts_created)."""
+        query = (
+            select(Alert.created_at, Alert.kind, Alert.message)
+            .join(Campaign, Campaign.id == Alert.campaign_id)
+            .where(Campaign.key == campaign_key)
+            .order_by(Alert.id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [(at, str(kind), str(message)) for at, kind, message in conn.execute(query)]
