@@ -229,7 +229,8 @@ def _send(
     report: DispatchReport,
 ) -> None:
     """Hand `messages` over in throttled chunks; settle and apply every outcome."""
-    rate = rules.throttle.get(channel.name)
+    way = messages[0][0].channel if messages else ""  # email | sms | mail | call
+    rate = rules.throttle.get(way)
     size = max(1, int(rate * 0.2)) if rate else max(1, len(messages))
     paused: set[int] = set()
     for start in range(0, len(messages), size):
@@ -243,7 +244,7 @@ def _send(
         if not chunk:
             continue
         if rate:
-            begin = ports.pacer.reserve(channel.name, len(chunk), clock().timestamp(), rate)
+            begin = ports.pacer.reserve(way, len(chunk), clock().timestamp(), rate)
             wait = begin - clock().timestamp()
             if wait > 0:
                 sleep(wait)
@@ -255,7 +256,7 @@ def _send(
             for (d, _), o in zip(chunk, outcomes, strict=True)
         ]
         ports.outbox.settle(settled, now, rules.worker)
-        report.states.update((channel.name, s.state) for s in settled)
+        report.states.update((way, s.state) for s in settled)
         results = [(d, o) for (d, _), o in zip(chunk, outcomes, strict=True)]
         for campaign_id, reason in ports.effects.apply(results, now, rules.pause_after_errors):
             report.paused.append(reason)
