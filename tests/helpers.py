@@ -45,18 +45,16 @@ def load_orders(
     return import_order_file(adapters, quiet(), path, source, now=now, **kw)
 
 
-def rows(adapters: Adapters, table: str, order_by: str = "id") -> list[dict[str, Any]]:
+def rows(adapters: Adapters, table: str, order_by: str | None = None) -> list[dict[str, Any]]:
     t = Base.metadata.tables[table]
+    keys = [t.c[order_by]] if order_by else list(t.primary_key.columns)
     with adapters.engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(select(t).order_by(t.c[order_by]))]
+        return [dict(r._mapping) for r in conn.execute(select(t).order_by(*keys))]
 
 
 def snapshot(adapters: Adapters) -> dict[str, list[dict[str, Any]]]:
     """Every row of every table: what "changes nothing" is checked against."""
-    return {
-        name: rows(adapters, name, "customer_id" if name == "customer_metrics" else "id")
-        for name in Base.metadata.tables
-    }
+    return {name: rows(adapters, name) for name in Base.metadata.tables}
 
 
 def read_rejects(path: str | None) -> list[dict[str, str]]:
