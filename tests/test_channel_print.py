@@ -289,3 +289,22 @@ def test_a_disk_error_before_the_part_lands_is_a_retry(tmp_path: Path) -> None:
     outcomes = mail.send([letter(1, "a")])
     assert [(o.kind, o.provider_message_id) for o in outcomes] == [("retry", None)]
     assert "drop folder" in (outcomes[0].error or "")
+
+
+def test_a_part_that_did_not_land_is_retry_and_one_that_may_have_is_unknown(tmp_path: Path) -> None:
+    mail = channel(tmp_path)
+    assert [o.kind for o in mail.send([letter(1, "a")])] == ["sent"]
+    folder = tmp_path / "winter/catalog" / DROP
+    (folder / ".print-00002.csv.tmp").mkdir()  # the part cannot even be opened
+    (folder / "print-00003.csv").mkdir()  # written, but the rename over it fails
+    second = mail.send([letter(2, "a")])
+    third = mail.send([letter(3, "b")])
+    fourth = mail.send([letter(4, "b")])
+    assert [(o.kind, o.provider_message_id) for o in second + third + fourth] == [
+        ("retry", None),
+        ("unknown", None),
+        ("sent", f"{DROP}:4:1"),
+    ]
+    assert pieces_in(tmp_path, [1, 2, 3, 4]) == {1: f"{DROP}:1:1", 4: f"{DROP}:4:1"}
+    seeds = [row[0] for p in sorted(folder.glob("print-*.csv")) if p.is_file() for row in rows(p)]
+    assert [key for key in seeds if key.startswith("SEED")] == [f"SEED01-{DROP}", f"SEED02-{DROP}"]

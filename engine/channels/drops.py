@@ -139,7 +139,7 @@ def write_manifest(
 
 def parts(folder: Path, prefix: str) -> list[Path]:
     """The complete part files of a drop, in order (temporary files left by a crash excluded)."""
-    return sorted(folder.glob(f"{prefix}-[0-9][0-9][0-9][0-9][0-9].csv"))
+    return sorted(p for p in folder.glob(f"{prefix}-[0-9][0-9][0-9][0-9][0-9].csv") if p.is_file())
 
 
 def part_rows(path: Path) -> Iterator[dict[str, str]]:
@@ -151,7 +151,8 @@ def part_rows(path: Path) -> Iterator[dict[str, str]]:
 def remove_leftovers(folder: Path) -> None:
     """Delete temporary files a crash left half-written: they were never reported sent."""
     for tmp in folder.glob(f".*{_TMP}"):
-        tmp.unlink()
+        if tmp.is_file():
+            tmp.unlink()
 
 
 def unfinished_drops(out_dir: Path) -> list[Path]:
@@ -178,6 +179,8 @@ def pieces_in(out_dir: Path, send_ids: Iterable[int]) -> dict[int, str]:
     for part in sorted(out_dir.glob("*/*/*/*-[0-9][0-9][0-9][0-9][0-9].csv")):
         if not wanted:
             break
+        if not part.is_file():
+            continue
         number = int(part.stem.rsplit("-", 1)[1])
         for row, record in enumerate(part_rows(part), start=1):
             if record.get(SEND_ID) in wanted:

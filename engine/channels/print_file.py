@@ -96,8 +96,8 @@ class PrintFileChannel(FileChannel):
                 )
                 write_durably(drop.folder / f"proof-{message.cell}.html", html.encode("utf-8"))
                 drop.seen.add(message.cell)
-        if drop.parts > 0:
-            return []
+        if parts(drop.folder, self.prefix):
+            return []  # the seeds went into the first part that landed
         version = messages[0].cell
         return [
             seed_row(f"SEED{number:02d}-{drop.drop_id}", seed.name, _lines(seed), version)
