@@ -23,7 +23,7 @@ from engine.channels.drops import (
     safe_segment,
     utc_now,
 )
-from engine.core.sending.message import Message, Outcome
+from engine.core.sending.message import Message, Outcome, OutcomeKind
 
 Row = list[str]
 
@@ -105,7 +105,7 @@ class FileChannel:
             drop.write_part(self.header, [row for _, _, row in members] + extra)
         except OSError as exc:
             landed = (drop.folder / f"{self.prefix}-{number:05d}.csv").exists()
-            kind = "unknown" if landed else "retry"
+            kind: OutcomeKind = "unknown" if landed else "retry"
             return {i: Outcome(m.send_id, kind, error=f"part file: {exc}") for i, m, _ in members}
         return {
             index: Outcome(

@@ -66,6 +66,8 @@ class PrintFileChannel(FileChannel):
 
     def _row(self, message: Message) -> Row | str:
         fields = message.fields
+        if message.cell.upper() == SEED_CELL:
+            return f"cell {message.cell!r}: the name is kept for seed addresses"
         if not message.to.strip():
             return "no addressee name line"
         if not fields.get("address_line1", "").strip():
