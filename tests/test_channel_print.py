@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pypdf import PdfReader
 
-from engine.channels.drops import pieces_in, unfinished_drops
+from engine.channels.drops import pieces_in, unfinished_drops, verify_drop
 from engine.channels.print_file import PrintFileChannel
 from engine.channels.print_layout import HEADER
 from engine.core.sending.message import Message
@@ -308,3 +308,18 @@ def test_a_part_that_did_not_land_is_retry_and_one_that_may_have_is_unknown(tmp_
     assert pieces_in(tmp_path, [1, 2, 3, 4]) == {1: f"{DROP}:1:1", 4: f"{DROP}:4:1"}
     seeds = [row[0] for p in sorted(folder.glob("print-*.csv")) if p.is_file() for row in rows(p)]
     assert [key for key in seeds if key.startswith("SEED")] == [f"SEED01-{DROP}", f"SEED02-{DROP}"]
+
+
+def test_verify_drop_checks_every_file_against_the_manifest(tmp_path: Path) -> None:
+    mail = channel(tmp_path)
+    mail.send([letter(1, "a")])
+    folder = tmp_path / "winter/catalog" / DROP
+    assert verify_drop(folder) == [f"{folder}: no manifest.json, the drop is unfinished"]
+    mail.flush()
+    assert verify_drop(folder) == []
+    part = folder / "print-00001.csv"
+    part.write_bytes(part.read_bytes().replace(b"Berg1", b"Berg7"))
+    (folder / "proof-a.pdf").unlink()
+    problems = verify_drop(folder)
+    assert [p.split(":")[0] for p in problems] == ["print-00001.csv", "proof-a.pdf"]
+    assert problems[1] == "proof-a.pdf: missing"

@@ -137,6 +137,31 @@ def write_manifest(
     return path
 
 
+def verify_drop(folder: Path) -> list[str]:
+    """What is wrong with the drop in `folder` against its manifest: [] when every file is whole.
+
+    What a receiving mail house or call centre (or an operator before the
+    upload) checks: the manifest is there, every file it lists is there with
+    the listed size and SHA-256.
+    """
+    manifest = folder / MANIFEST
+    if not manifest.is_file():
+        return [f"{folder}: no {MANIFEST}, the drop is unfinished"]
+    problems = []
+    for listed in json.loads(manifest.read_text(encoding="utf-8"))["files"]:
+        path = folder / listed["name"]
+        if not path.is_file():
+            problems.append(f"{listed['name']}: missing")
+            continue
+        found = file_entry(path, listed["role"])
+        if (found.bytes, found.sha256) != (listed["bytes"], listed["sha256"]):
+            problems.append(
+                f"{listed['name']}: {found.bytes} bytes, SHA-256 {found.sha256}; "
+                f"the manifest says {listed['bytes']} bytes, {listed['sha256']}"
+            )
+    return problems
+
+
 def parts(folder: Path, prefix: str) -> list[Path]:
     """The complete part files of a drop, in order (temporary files left by a crash excluded)."""
     return sorted(p for p in folder.glob(f"{prefix}-[0-9][0-9][0-9][0-9][0-9].csv") if p.is_file())
