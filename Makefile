@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_metrics.py
 	$(BIN)/python bench/bench_plan.py
 	$(BIN)/python bench/bench_launch.py
+	$(BIN)/python bench/bench_maildrop.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache
