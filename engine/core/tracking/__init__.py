@@ -1,0 +1,1 @@
+"""Our own e-mail tracking: signed tokens, rewritten links, the open pixel."""
