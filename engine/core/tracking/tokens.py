@@ -14,6 +14,7 @@ addresses, names and phones out of URLs (and out of mail-scanner logs).
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
 from base64 import urlsafe_b64decode, urlsafe_b64encode
@@ -32,12 +33,14 @@ _KIND: Final = re.compile(r"[a-z]{1,8}")
 class TokenSigner:
     """Signs and verifies tracking tokens with one installation secret."""
 
-    __slots__ = ("_key",)
+    __slots__ = ("_keyed",)
 
     def __init__(self, secret: str) -> None:
         if len(secret) < 16:
             raise ValueError("the tracking secret needs at least 16 characters")
-        self._key = secret.encode()
+        # Keyed once: copying the keyed state is twice as fast as hmac.digest
+        # with the key, and every link of every e-mail is signed.
+        self._keyed = hmac.new(secret.encode(), _CONTEXT, hashlib.sha256)
 
     def sign(self, kind: str, *ids: int) -> str:
         """The URL-safe token for `ids` under `kind` ("o", "c", "u", ...).
@@ -68,8 +71,9 @@ class TokenSigner:
         return _read_varints(payload)
 
     def _tag(self, kind: str, payload: bytes) -> bytes:
-        message = _CONTEXT + kind.encode() + b"\x00" + payload
-        return hmac.digest(self._key, message, "sha256")[:TAG_BYTES]
+        mac = self._keyed.copy()
+        mac.update(kind.encode() + b"\x00" + payload)
+        return mac.digest()[:TAG_BYTES]
 
 
 def _decode(token: object) -> bytes | None:
