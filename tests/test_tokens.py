@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from base64 import urlsafe_b64decode
 
 import pytest
@@ -32,6 +34,15 @@ def test_tokens_carry_only_the_ids() -> None:
     raw = urlsafe_b64decode(token + "=" * (-len(token) % 4))
     assert raw[:-TAG_BYTES] == bytes([0xAC, 0x02, 0x05])  # varint 300, varint 5
     assert len(raw) - TAG_BYTES == 3
+
+
+@pytest.mark.parametrize("secret", [SECRET, "s" * 64, "a much longer secret " * 10])
+def test_the_tag_is_truncated_hmac_sha256_over_context_kind_and_ids(secret: str) -> None:
+    token = TokenSigner(secret).sign("c", 300, 5)
+    raw = urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    message = b"campaign-engine tracking v1\x00c\x00" + bytes([0xAC, 0x02, 0x05])
+    expected = hmac.new(secret.encode(), message, hashlib.sha256).digest()[:TAG_BYTES]
+    assert raw[-TAG_BYTES:] == expected
 
 
 def test_every_single_character_change_is_rejected() -> None:

@@ -26,6 +26,7 @@ MAX_IDS: Final = 4
 MAX_ID: Final = 2**63 - 1  # fits a BIGINT column
 MAX_TOKEN: Final = 64  # characters; longer input is refused before decoding
 _CONTEXT: Final = b"campaign-engine tracking v1\x00"
+_BLOCK: Final = 64  # SHA-256 block size
 _ALPHABET: Final = re.compile(r"[A-Za-z0-9_-]+")
 _KIND: Final = re.compile(r"[a-z]{1,8}")
 
@@ -33,14 +34,20 @@ _KIND: Final = re.compile(r"[a-z]{1,8}")
 class TokenSigner:
     """Signs and verifies tracking tokens with one installation secret."""
 
-    __slots__ = ("_keyed",)
+    __slots__ = ("_inner", "_outer")
 
     def __init__(self, secret: str) -> None:
         if len(secret) < 16:
             raise ValueError("the tracking secret needs at least 16 characters")
-        # Keyed once: copying the keyed state is twice as fast as hmac.digest
-        # with the key, and every link of every e-mail is signed.
-        self._keyed = hmac.new(secret.encode(), _CONTEXT, hashlib.sha256)
+        # HMAC (RFC 2104) with both keyed SHA-256 states computed once and
+        # copied per token: a third of the cost of hmac.digest, and every
+        # link of every e-mail is signed.
+        key = secret.encode()
+        if len(key) > _BLOCK:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(_BLOCK, b"\x00")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key) + _CONTEXT)
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
 
     def sign(self, kind: str, *ids: int) -> str:
         """The URL-safe token for `ids` under `kind` ("o", "c", "u", ...).
@@ -52,7 +59,7 @@ class TokenSigner:
             raise ValueError(f"a token kind is 1-8 lowercase letters, got {kind!r}")
         if not 1 <= len(ids) <= MAX_IDS:
             raise ValueError(f"a token carries 1 to {MAX_IDS} ids, got {len(ids)}")
-        payload = b"".join(_varint(i) for i in ids)
+        payload = _varints(ids)
         raw = payload + self._tag(kind, payload)
         return urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
@@ -71,9 +78,11 @@ class TokenSigner:
         return _read_varints(payload)
 
     def _tag(self, kind: str, payload: bytes) -> bytes:
-        mac = self._keyed.copy()
-        mac.update(kind.encode() + b"\x00" + payload)
-        return mac.digest()[:TAG_BYTES]
+        inner = self._inner.copy()
+        inner.update(kind.encode() + b"\x00" + payload)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()[:TAG_BYTES]
 
 
 def _decode(token: object) -> bytes | None:
@@ -91,14 +100,16 @@ def _decode(token: object) -> bytes | None:
     return raw
 
 
-def _varint(value: int) -> bytes:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ID:
-        raise ValueError(f"token ids are integers from 0 to 2**63-1, got {value!r}")
+def _varints(ids: tuple[int, ...]) -> bytes:
+    """`ids` as unsigned LEB128 varints, 7 bits a byte, low bits first."""
     out = bytearray()
-    while value > 0x7F:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
+    for value in ids:
+        if type(value) is not int or not 0 <= value <= MAX_ID:  # bool is no id
+            raise ValueError(f"token ids are integers from 0 to 2**63-1, got {value!r}")
+        while value > 0x7F:
+            out.append(value & 0x7F | 0x80)
+            value >>= 7
+        out.append(value)
     return bytes(out)
 
 
