@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import heapq
 import random
+import sqlite3
 from bisect import bisect_left
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engine.core.sending.throttle import largest_batch, reserve, start_after
+from engine.core.sending.throttle import (
+    largest_batch,
+    reserve,
+    reserve_seconds,
+    start_after,
+    start_after_seconds,
+)
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
@@ -127,6 +134,32 @@ def test_start_after_matches_reserve_for_an_sql_update() -> None:
     start, moved = reserve(previous, T0, 20, rate=10.0, burst=2.0)
     assert moved == T0 + seconds(6)
     assert start_after(moved, T0, rate=10.0, burst=2.0) == start == T0 + seconds(4)
+
+
+def test_the_documented_update_gives_the_same_reservations() -> None:
+    # the one-statement form from the module docstring, on a real SQLite
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE throttles (channel TEXT PRIMARY KEY, next_at REAL NOT NULL)")
+    now = T0.timestamp()
+    db.execute("INSERT INTO throttles VALUES ('sms', ?)", (now - 60,))
+    next_at: float | None = now - 60
+    rng = random.Random(5)
+    for _ in range(200):
+        now += rng.uniform(0, 0.3)
+        count = rng.randint(1, 10)
+        (returned,) = db.execute(
+            "UPDATE throttles SET next_at = max(next_at, :now) + :count / :rate"
+            " WHERE channel = 'sms' RETURNING next_at",
+            {"now": now, "count": count, "rate": 10.0},
+        ).fetchone()
+        start, next_at = reserve_seconds(next_at, now, count, rate=10.0)
+        assert returned == pytest.approx(next_at, abs=1e-6)
+        assert start_after_seconds(returned, now, rate=10.0) == pytest.approx(start, abs=1e-6)
+    # and the float form agrees with the datetime form
+    assert reserve_seconds(T0.timestamp(), T0.timestamp(), 5, 10.0) == (
+        T0.timestamp(),
+        T0.timestamp() + 0.5,
+    )
 
 
 def test_bad_arguments_are_refused() -> None:

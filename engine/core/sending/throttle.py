@@ -24,12 +24,13 @@ keeps the average rate but starts as one spike after a longer wait.
 The caller stores `next_at` per channel and updates it in one atomic
 statement, e.g. ``UPDATE throttles SET next_at = max(next_at, :now) +
 :count / :rate WHERE channel = :channel RETURNING next_at`` (GREATEST on
-PostgreSQL), then sleeps until `start_after(returned, now, rate, burst)`.
+PostgreSQL) with `next_at` in Unix seconds, then sleeps until
+`start_after_seconds(returned, now, rate, burst)`.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from math import floor
 
 
@@ -43,18 +44,33 @@ def reserve(
     Raises ValueError for a count below 1, a rate that is not positive or
     a negative burst.
     """
-    _check(rate, burst)
-    if count < 1:
-        raise ValueError(f"reserve at least one message, got {count}")
-    base = now if next_at is None or next_at < now else next_at
-    moved = base + timedelta(seconds=count / rate)
-    return start_after(moved, now, rate, burst), moved
+    start, moved = reserve_seconds(
+        None if next_at is None else next_at.timestamp(), now.timestamp(), count, rate, burst
+    )
+    return datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(moved, UTC)
 
 
 def start_after(next_at: datetime, now: datetime, rate: float, burst: float = 1.0) -> datetime:
     """When a reservation that moved the throttle to `next_at` at `now` may start."""
+    start = start_after_seconds(next_at.timestamp(), now.timestamp(), rate, burst)
+    return datetime.fromtimestamp(start, UTC)
+
+
+def reserve_seconds(
+    next_at: float | None, now: float, count: int, rate: float, burst: float = 1.0
+) -> tuple[float, float]:
+    """`reserve` in Unix seconds, as the `throttles` table stores `next_at`."""
     _check(rate, burst)
-    return max(now, next_at - timedelta(seconds=max(burst, 1 / rate)))
+    if count < 1:
+        raise ValueError(f"reserve at least one message, got {count}")
+    moved = max(now if next_at is None else next_at, now) + count / rate
+    return start_after_seconds(moved, now, rate, burst), moved
+
+
+def start_after_seconds(next_at: float, now: float, rate: float, burst: float = 1.0) -> float:
+    """`start_after` in Unix seconds: the start for the value an UPDATE returned."""
+    _check(rate, burst)
+    return max(now, next_at - max(burst, 1 / rate))
 
 
 def largest_batch(rate: float, burst: float = 1.0) -> int:
