@@ -113,12 +113,10 @@ def _unescape(value: str) -> str:
 
 
 def _with_pixel(html: str, pixel: str) -> str:
-    last = None
-    for last in _BODY_END.finditer(html):  # noqa: B007 - the last one counts
-        pass
-    if last is None:
+    ends = [end.start() for end in _BODY_END.finditer(html)]
+    if not ends:
         return html + pixel
-    return html[: last.start()] + pixel + html[last.start() :]
+    return html[: ends[-1]] + pixel + html[ends[-1] :]
 
 
 def one_click_headers(url: str) -> dict[str, str]:
