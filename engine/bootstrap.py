@@ -32,7 +32,7 @@ from engine.db.sendcheck import SqlSendChecks
 from engine.db.throttle import SqlThrottle
 from engine.render import TemplateRenderer
 from engine.services.composing import Composer, Tracking
-from engine.services.dispatching import DispatchRules, Ports
+from engine.services.dispatching import BURST_SECONDS, DispatchRules, Ports
 from engine.services.ports import Channel
 from engine.settings import Settings
 
@@ -134,7 +134,7 @@ def dispatch_ports(adapters: Adapters) -> Ports:
         outbox=SqlDispatch(engine),
         checks=SqlSendChecks(engine),
         effects=SqlEffects(engine),
-        pacer=SqlThrottle(engine),
+        pacer=SqlThrottle(engine, BURST_SECONDS),
         campaigns=adapters.launches,
         composer=Composer(
             adapters.renderer, SqlLinks(engine), tracking(adapters.settings), adapters.zone

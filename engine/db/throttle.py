@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, func, insert, update
 from sqlalchemy.exc import IntegrityError
 
+from engine.core.sending.throttle import start_after_seconds
 from engine.db.models import Throttle
 
 
@@ -24,7 +25,7 @@ class SqlThrottle:
     def reserve(self, channel: str, count: int, now: float, rate: float) -> float:
         """Reserve `count` messages at `rate`/s; returns when they may start (Unix s)."""
         greatest = func.greatest if self.engine.dialect.name == "postgresql" else func.max
-        start = greatest(Throttle.next_at, now - self.burst_seconds)
+        start = greatest(Throttle.next_at, now)
         statement = (
             update(Throttle)
             .where(Throttle.channel == channel)
@@ -40,4 +41,4 @@ class SqlThrottle:
                 except IntegrityError:
                     pass  # another worker created it first
                 new = conn.execute(statement).scalar_one()
-        return float(new) - count / rate
+        return start_after_seconds(float(new), now, rate, self.burst_seconds)

@@ -28,11 +28,14 @@ from engine.core.sending.checks import Facts, reasons, tokens_of
 from engine.core.sending.due import Due, zone_of
 from engine.core.sending.message import Message, Outcome
 from engine.core.sending.states import RetryPolicy, Settled, settle
+from engine.core.sending.throttle import largest_batch
 from engine.core.sending.windows import next_allowed, quiet_hours_for
 from engine.errors import TemplateError
 from engine.services.composing import Composer
 from engine.services.launching import stored_spec
 from engine.services.ports import Channel
+
+BURST_SECONDS = 0.2  # a throttled channel's reservations: 0.2 s of its rate at a time
 
 
 class Outbox(Protocol):
@@ -231,7 +234,7 @@ def _send(
     """Hand `messages` over in throttled chunks; settle and apply every outcome."""
     way = messages[0][0].channel if messages else ""  # email | sms | mail | call
     rate = rules.throttle.get(way)
-    size = max(1, int(rate * 0.2)) if rate else max(1, len(messages))
+    size = largest_batch(rate, BURST_SECONDS) if rate else max(1, len(messages))
     paused: set[int] = set()
     for start in range(0, len(messages), size):
         chunk = [(d, m) for d, m in messages[start : start + size] if d.campaign_id not in paused]

@@ -7,14 +7,14 @@ builds what templates see, `minimum_detectable_lift` what a test can detect.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from math import sqrt
 from statistics import NormalDist
 from typing import Any, Final
 
 from engine.core.campaign.spec import CampaignSpec, Windows
-from engine.core.campaign.values import WEEKDAYS
+from engine.core.sending.windows import next_allowed
 
 SAMPLE_RESPONSE_CODE: Final = "SAMPLE-7"
 SAMPLE_CUSTOMER: Final[dict[str, Any]] = {
@@ -61,18 +61,15 @@ SAMPLE_METRICS: Final[dict[str, Any]] = {
 
 
 def first_send(start: datetime, windows: Windows) -> datetime:
-    """The first moment at or after `start` (local wall clock) inside a window."""
-    opens, closes = windows.hours
-    for offset in range(8):
-        day = start.date() + timedelta(days=offset)
-        if WEEKDAYS[day.weekday()] not in windows.days:
-            continue
-        begin = datetime.combine(day, opens, start.tzinfo)
-        end = datetime.combine(day, closes, start.tzinfo)
-        candidate = max(begin, start)
-        if candidate < end:
-            return candidate
-    raise AssertionError("a week always has an allowed day")  # Windows needs >= 1 day
+    """The first moment at or after `start` inside a window, in `start`'s zone.
+
+    The window is read in the zone of `start` (its wall clock when naive),
+    with the daylight-saving rules of `engine.core.sending.windows`.
+    """
+    zone = start.tzinfo or UTC
+    opens = next_allowed(start.replace(tzinfo=zone), zone, windows.days, windows.hours)
+    local = opens.astimezone(zone)
+    return local if start.tzinfo else local.replace(tzinfo=None)
 
 
 def _money(cents: Any) -> str | None:

@@ -1,1 +1,1 @@
-"""Tracking: signed tokens for opens, clicks and unsubscribes; link rewriting."""
+"""Our own e-mail tracking: signed tokens, rewritten links, the open pixel."""
