@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
+from engine.channels.call_list import CallListChannel
+from engine.channels.print_file import PrintFileChannel
 from engine.core.campaign.eligibility import Holdout, Policy
 from engine.core.codes import CodeBook
 from engine.core.customers import ParseOptions
@@ -159,6 +161,15 @@ def dispatch_rules(adapters: Adapters, worker: str | None = None) -> DispatchRul
 
 
 def channels(adapters: Adapters, clock: Clock = utc_now) -> dict[str, Channel]:
-    """One channel per way out: the provider where configured, else the outbox."""
-    engine = adapters.engine
-    return {name: OutboxChannel(engine, name, clock) for name in ("email", "sms", "mail", "call")}
+    """One channel per way out: the provider where configured, else the outbox.
+
+    Mail and calls always go to files (print drops, call lists): they are
+    the hand-over to the mail house and the call centre.
+    """
+    engine, settings = adapters.engine, adapters.settings.channels
+    return {
+        "email": OutboxChannel(engine, "email", clock),
+        "sms": OutboxChannel(engine, "sms", clock),
+        "mail": PrintFileChannel(settings.print, clock),
+        "call": CallListChannel(settings.calls, clock),
+    }
