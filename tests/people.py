@@ -232,7 +232,9 @@ def seed(engine: Engine) -> dict[str, int]:
                 "kind": "purchase",
                 "attribution": "direct",
                 "occurred_at": NOW - 20 * DAY,
+                "recorded_at": NOW - 20 * DAY,
                 "value_cents": 20_000,
+                "source": "shop",
                 "source_ref": "a1",
             },
         )

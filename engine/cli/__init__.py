@@ -18,6 +18,7 @@ from engine.cli.launch import cancel, enter, launch, pause, resume, status
 from engine.cli.metrics import customers, metrics
 from engine.cli.schedule import scheduler
 from engine.cli.send import dispatch, outbox, worker
+from engine.cli.serve import serve
 from engine.errors import EngineError
 
 
@@ -64,7 +65,19 @@ cli.add_command(customers)
 cli.add_command(demo)
 cli.add_command(validate)
 cli.add_command(plan)
-for command in (launch, enter, pause, resume, cancel, status, dispatch, worker, outbox, scheduler):
+for command in (
+    launch,
+    enter,
+    pause,
+    resume,
+    cancel,
+    status,
+    dispatch,
+    worker,
+    outbox,
+    scheduler,
+    serve,
+):
     cli.add_command(command)
 
 

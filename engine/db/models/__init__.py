@@ -12,6 +12,7 @@ from engine.db.models.customers import (
     Suppression,
 )
 from engine.db.models.sending import Alert, OutboxMessage, Throttle, TrackedLink
+from engine.db.models.tracking import Event, QuarantinedEvent, WebhookBatch
 
 __all__ = [
     "Alert",
@@ -23,12 +24,15 @@ __all__ = [
     "Customer",
     "CustomerMetrics",
     "CustomerSource",
+    "Event",
     "ImportBatch",
     "Order",
     "OutboxMessage",
+    "QuarantinedEvent",
     "Response",
     "Send",
     "Suppression",
     "Throttle",
     "TrackedLink",
+    "WebhookBatch",
 ]

@@ -106,6 +106,13 @@ class Send(Base):
     # Set (and committed) just before the provider call: a claim that expires
     # without it provably never reached a provider and may be queued again.
     handed_at: Mapped[datetime | None]
+    # What providers and our tracking said since (the event ledger has all of
+    # it): `delivery` only moves up the rank of engine.core.tracking.events,
+    # so a late "delivered" never overwrites a bounce; first human open/click.
+    delivery: Mapped[str | None] = mapped_column(String(16))
+    delivery_at: Mapped[datetime | None]
+    opened_at: Mapped[datetime | None]
+    clicked_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     __table_args__ = (
@@ -122,20 +129,36 @@ class Send(Base):
 
 
 class Response(Base):
-    """A business outcome attributed to a contact (treated or control)."""
+    """A business outcome (purchase, code redemption, reply, call disposition).
+
+    Stored once per (source, source_ref, kind) whatever arrives twice, and
+    credited to at most one contact (treated or control): `attribution` is
+    ``direct`` (it carried a response code, keycode or send id), ``inferred``
+    (matched by customer inside a response window) or ``none`` (outside
+    every window: kept, unattributed).
+    """
 
     __tablename__ = "responses"
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
-    kind: Mapped[str] = mapped_column(String(32))  # purchase | code_redeemed | reply | ...
-    attribution: Mapped[str] = mapped_column(String(16))  # direct | inferred
+    source: Mapped[str] = mapped_column(String(100))  # shop, pos, twilio, calls, import:<batch>
+    source_ref: Mapped[str] = mapped_column(String(200))  # order id, message sid: the dedupe key
+    kind: Mapped[str] = mapped_column(
+        String(32)
+    )  # purchase | code_redeemed | reply | call_disposition
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
+    send_id: Mapped[int | None] = mapped_column(ForeignKey("sends.id"))
+    attribution: Mapped[str] = mapped_column(String(16))
     occurred_at: Mapped[datetime]
-    value_cents: Mapped[int | None] = mapped_column(Big)
-    source_ref: Mapped[str] = mapped_column(String(200))  # order id, event id: the dedupe key
+    recorded_at: Mapped[datetime]
+    value_cents: Mapped[int | None] = mapped_column(Big)  # in the base currency
+    code: Mapped[str | None] = mapped_column(String(64))  # response code or keycode given
+    value: Mapped[str | None] = mapped_column(String(200))  # a rating "4", a disposition
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     __table_args__ = (
-        UniqueConstraint("contact_id", "kind", "source_ref", name="uq_responses_contact_ref"),
+        UniqueConstraint("source", "source_ref", "kind", name="uq_responses_source_ref"),
         Index("ix_responses_customer", "customer_id", "occurred_at"),
-        CheckConstraint("attribution IN ('direct', 'inferred')", name="attribution"),
+        Index("ix_responses_contact", "contact_id"),
+        CheckConstraint("attribution IN ('direct', 'inferred', 'none')", name="attribution"),
     )

@@ -1,0 +1,30 @@
+"""The web app: tracking, unsubscribe and webhook endpoints (later the dashboard).
+
+`create_app` is the factory (one app per test, as in the Flask tutorial);
+`engine.web.wsgi:app` is what gunicorn serves in production.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from flask import Flask
+
+from engine.bootstrap import Adapters, bootstrap, utc_now
+from engine.settings import Settings
+from engine.web.context import WebContext
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    adapters: Adapters | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> Flask:
+    """A Flask app on `adapters` (or adapters built from `settings`)."""
+    settings = settings or (adapters.settings if adapters else Settings())
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = 32 * 1024 * 1024  # SendGrid batches are < 1 MB
+    app.extensions["engine"] = WebContext(adapters or bootstrap(settings), clock)
+    return app

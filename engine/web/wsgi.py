@@ -1,0 +1,8 @@
+"""The production entry point: ``gunicorn 'engine.web.wsgi:app'`` (config from the environment)."""
+
+from __future__ import annotations
+
+from engine.config import load_settings
+from engine.web import create_app
+
+app = create_app(load_settings())
