@@ -132,7 +132,8 @@ class FakeTwilio(FakeServer):
         script = self.scripted(seen)
         if script is not None and not script.accept:
             return await self.respond(script)
-        return await self.respond(script or self._answer(form))
+        answer = self._answer(form)  # accepts the message when valid
+        return await self.respond(script or answer)
 
     def _authorized(self, request: web.Request) -> bool:
         expected = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
