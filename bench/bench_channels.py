@@ -17,11 +17,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import os
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 import aiohttp
 
@@ -34,9 +38,24 @@ from engine.settings import SendGridSettings, TwilioSettings
 SID, TOKEN, KEY = "AC" + "0" * 32, "fake-auth-token", "SG.fake-key"
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Fake:
+    url: str
+    pid: int
+
+    def cpu(self) -> float:
+        return cpu_seconds(self.pid)
+
+
 @contextmanager
-def fake(module: str, latency_ms: float) -> Iterator[str]:
-    """Run a fake provider in its own process; yields its URL."""
+def fake(module: str, latency_ms: float) -> Iterator[Fake]:
+    """Run a fake provider in its own process; yields its URL and pid."""
     process = subprocess.Popen(
         [sys.executable, "-m", module, "--latency-ms", str(latency_ms), "--no-record"],
         stdout=subprocess.PIPE,
@@ -44,7 +63,7 @@ def fake(module: str, latency_ms: float) -> Iterator[str]:
     )
     try:
         assert process.stdout is not None
-        yield process.stdout.readline().strip()
+        yield Fake(process.stdout.readline().strip(), process.pid)
     finally:
         process.terminate()
         process.wait(10)
@@ -63,19 +82,28 @@ def sms(i: int) -> Message:
 
 
 def timed(
-    send: Callable[[Sequence[Message]], list[Outcome]], messages: list[Message], batch: int
-) -> float:
-    """Send in dispatcher-sized batches; returns messages per second (all must be sent)."""
-    started = time.perf_counter()
+    send: Callable[[Sequence[Message]], list[Outcome]],
+    messages: list[Message],
+    batch: int,
+    server: Fake,
+) -> str:
+    """Send in dispatcher-sized batches (all must be sent); returns rate and CPU per message."""
+    started, cpu, server_cpu = time.perf_counter(), time.process_time(), server.cpu()
     for start in range(0, len(messages), batch):
         outcomes = send(messages[start : start + batch])
         assert all(o.kind == "sent" for o in outcomes), {o.kind for o in outcomes}
-    return len(messages) / (time.perf_counter() - started)
+    rate = len(messages) / (time.perf_counter() - started)
+    client = (time.process_time() - cpu) / len(messages) * 1000
+    fake = (server.cpu() - server_cpu) / len(messages) * 1000
+    return f"{rate:7.0f} messages/s  (CPU per message: channel {client:.3f} ms, fake {fake:.3f} ms)"
 
 
-async def hammer(url: str, requests: int, in_flight: int, **post: object) -> float:
-    """Return requests per second the server answers with `in_flight` requests open."""
-    connector = aiohttp.TCPConnector(limit=in_flight)
+async def hammer(url: str, requests: int, in_flight: int, close: bool, **post: object) -> float:
+    """Return requests per second an aiohttp client gets with `in_flight` requests open.
+
+    `close`: a new connection per request, as the SendGrid client makes them.
+    """
+    connector = aiohttp.TCPConnector(limit=in_flight, force_close=close)
     async with aiohttp.ClientSession(connector=connector) as session:
 
         async def one() -> None:
@@ -99,37 +127,52 @@ def main() -> None:
     tuning = {"concurrency": args.concurrency} if args.concurrency else {}
     print(f"{n} messages, batches of {batch}, {args.latency_ms:g} ms latency (shared 2-core box)")
 
-    with fake("engine.testing.sendgrid", args.latency_ms) as url:
-        settings = SendGridSettings(api_key=KEY, host=url, **tuning)
+    with fake("engine.testing.sendgrid", args.latency_ms) as server:
+        settings = SendGridSettings(api_key=KEY, host=server.url, **tuning)
         channel = SendGridChannel(settings, "Shop", "news@shop.example", "engine")
-        distinct = timed(channel.send, [email(i, same=False) for i in range(n)], batch)
-        same = timed(channel.send, [email(i, same=True) for i in range(n)], batch)
+        print(f"sendgrid concurrency {settings.concurrency}")
+        distinct = [email(i, same=False) for i in range(n)]
+        print("  per-recipient content:", timed(channel.send, distinct, batch, server))
+        same = [email(i, same=True) for i in range(n)]
+        print("  identical content:    ", timed(channel.send, same, batch, server))
         channel.close()
         body = channel.mail_body([email(0, same=False)])
         headers = {"Authorization": f"Bearer {KEY}"}
-        raw = asyncio.run(hammer(f"{url}/v3/mail/send", n, 200, json=body, headers=headers))
-    print(
-        f"sendgrid  per-recipient content: {distinct:8.0f} e-mails/s "
-        f"(concurrency {settings.concurrency})"
-    )
-    print(f"sendgrid  identical content:     {same:8.0f} e-mails/s")
-    print(f"fake sendgrid alone:             {raw:8.0f} requests/s (200 in flight)")
+        print(
+            "  fake alone:           ",
+            capacity(server, "/v3/mail/send", n, True, json=body, headers=headers),
+        )
 
-    with fake("engine.testing.twilio", args.latency_ms) as url:
+    with fake("engine.testing.twilio", args.latency_ms) as server:
         tw = TwilioSettings(
-            account_sid=SID, auth_token=TOKEN, from_number="+15550001111", base_url=url, **tuning
+            account_sid=SID,
+            auth_token=TOKEN,
+            from_number="+15550001111",
+            base_url=server.url,
+            **tuning,
         )
         sms_channel = TwilioSmsChannel(tw, "https://shop.example")
-        texts = timed(sms_channel.send, [sms(i) for i in range(n)], batch)
+        print(f"twilio concurrency {tw.concurrency}")
+        print(
+            "  sms:                  ",
+            timed(sms_channel.send, [sms(i) for i in range(n)], batch, server),
+        )
         sms_channel.close()
         form = {"To": "+15550000001", "From": "+15550001111", "Body": "hi"}
-        create = f"{url}/2010-04-01/Accounts/{SID}/Messages.json"
-        auth = aiohttp.BasicAuth(SID, TOKEN)
-        raw = asyncio.run(hammer(create, n, 200, data=form, auth=auth))
-    print(
-        f"twilio    sms:                   {texts:8.0f} messages/s (concurrency {tw.concurrency})"
+        path = f"/2010-04-01/Accounts/{SID}/Messages.json"
+        auth = {"Authorization": "Basic " + base64.b64encode(f"{SID}:{TOKEN}".encode()).decode()}
+        print("  fake alone:           ", capacity(server, path, n, False, data=form, headers=auth))
+
+
+def capacity(server: Fake, path: str, n: int, close: bool, **post: object) -> str:
+    """Hammer the fake with 200 requests in flight; returns the rate and its CPU per request."""
+    before = server.cpu()
+    rate = asyncio.run(hammer(server.url + path, n, 200, close, **post))
+    per_request = (server.cpu() - before) / n
+    return (
+        f"{rate:7.0f} requests/s from one aiohttp client; {per_request * 1000:.3f} ms CPU "
+        f"per request = {1 / per_request:,.0f} requests/s per core"
     )
-    print(f"fake twilio alone:               {raw:8.0f} requests/s (200 in flight)")
 
 
 if __name__ == "__main__":

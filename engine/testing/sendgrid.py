@@ -22,11 +22,10 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
-from aiohttp import web
-
-from engine.testing.server import Answer, FakeServer, arguments, recorded, serve_forever
+from engine.testing.server import Answer, FakeServer, Headers, Recorded, arguments, serve_forever
 
 MAX_PERSONALIZATIONS = 1000
 MAX_BODY_BYTES = 30 * 1024 * 1024
@@ -81,9 +80,6 @@ class FakeSendGrid(FakeServer):
         self._accepted: list[AcceptedMail] = []
         self._accepted_lock = threading.Lock()
 
-    def routes(self, app: web.Application) -> None:
-        app.router.add_post("/v3/mail/send", self._mail_send)
-
     @property
     def accepted(self) -> list[AcceptedMail]:
         """Every request SendGrid took (sandbox ones too), in arrival order."""
@@ -116,21 +112,24 @@ class FakeSendGrid(FakeServer):
                     events.append(_processed(mail, personalization, f"{p_index}.{t_index}", to))
         return events
 
-    async def _mail_send(self, request: web.Request) -> web.Response:
-        raw = await request.read()
+    def answer(
+        self, method: str, path: str, query: Mapping[str, str], headers: Headers, raw: bytes
+    ) -> Answer:
         try:
             body = json.loads(raw)
         except ValueError:
             body = None
-        seen = recorded(request, body)
+        seen = Recorded(method, path, query, headers, body, raw)
         self.keep(seen)
-        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
-            return await self.respond(Answer(401, {}, UNAUTHORIZED))
+        if (method, path) != ("POST", "/v3/mail/send"):
+            return sendgrid_error(404, "Not Found")
+        if headers.get("Authorization") != f"Bearer {self.api_key}":
+            return Answer(401, {}, UNAUTHORIZED)
         script = self.scripted(seen)
         if script is not None and not script.accept:
-            return await self.respond(script)
-        answer = self._answer(raw, body)
-        return await self.respond(script or answer)
+            return script
+        answer = self._answer(raw, body)  # accepts the mail when valid
+        return script or answer
 
     def _answer(self, raw: bytes, body: Any) -> Answer:
         """Return SendGrid's own answer to a mail body, accepting it when valid."""

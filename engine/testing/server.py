@@ -1,9 +1,12 @@
-"""The HTTP server under both fake providers: aiohttp on 127.0.0.1, state kept, answers scripted.
+"""The HTTP server under both fake providers: plain asyncio on 127.0.0.1, state kept, answers scripted.
 
 A fake runs in a background thread of the test process (``with FakeX() as
 fake:``) or on its own (``python -m engine.testing.sendgrid --port P``, for
-benchmarks). Simulated latency is an ``asyncio.sleep`` in the handler, so it
-holds no other request back.
+benchmarks). It speaks just enough HTTP/1.1 for the providers' clients
+(Content-Length bodies, keep-alive, ``Connection: close``): a request costs
+tens of microseconds, where a framework costs several hundred, so one core
+serves thousands a second. Simulated latency is a timer on the event loop,
+so it holds no other request back.
 """
 
 from __future__ import annotations
@@ -11,14 +14,28 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import json
 import signal
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import parse_qsl
 
-from aiohttp import web
+
+class Headers(dict[str, str]):
+    """Request headers, looked up without regard to case (stored lower-case)."""
+
+    def __getitem__(self, name: str) -> str:
+        return super().__getitem__(name.lower())
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        return super().get(name.lower(), default)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and super().__contains__(name.lower())
 
 
 @dataclass(frozen=True)
@@ -28,8 +45,9 @@ class Recorded:
     method: str
     path: str
     query: Mapping[str, str]
-    headers: Mapping[str, str]
+    headers: Headers
     body: Any
+    raw: bytes = field(repr=False, default=b"")
 
 
 @dataclass(frozen=True)
@@ -52,10 +70,10 @@ Rule = Callable[[Recorded], Answer | None]
 
 
 class FakeServer:
-    """An aiohttp application with recorded requests, scripted answers and latency.
+    """A small HTTP server with recorded requests, scripted answers and latency.
 
-    Subclasses add routes in `routes()` and decide answers in their handlers
-    with `scripted(recorded)` first.
+    Subclasses implement `answer(method, path, query, headers, raw)` and
+    call `keep` and `scripted` from it.
     """
 
     def __init__(self, *, port: int = 0, latency: float = 0.0, record: bool = True) -> None:
@@ -67,8 +85,9 @@ class FakeServer:
         self._requests: list[Recorded] = []
         self._queue: collections.deque[Answer] = collections.deque()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
+        self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
+        self._connections: set[asyncio.Transport] = set()
 
     # -- what tests read and script ---------------------------------------
 
@@ -101,26 +120,13 @@ class FakeServer:
                 return self._queue.popleft()
         return self.rule(recorded) if self.rule is not None else None
 
-    # -- lifecycle ----------------------------------------------------------
-
-    def routes(self, app: web.Application) -> None:
+    def answer(
+        self, method: str, path: str, query: Mapping[str, str], headers: Headers, raw: bytes
+    ) -> Answer:
+        """Return the answer to one request (subclasses)."""
         raise NotImplementedError
 
-    def application(self) -> web.Application:
-        """Return the aiohttp application (bodies up to 64 MB reach the handler)."""
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        self.routes(app)
-        return app
-
-    async def _start(self) -> None:
-        # access_log off: a line per request would cost more than the request.
-        self._runner = web.AppRunner(self.application(), access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self._port, backlog=1024)
-        await site.start()
-        server = site._server
-        assert isinstance(server, asyncio.base_events.Server)
-        self._port = server.sockets[0].getsockname()[1]
+    # -- lifecycle ----------------------------------------------------------
 
     def start(self) -> Self:
         """Serve in a background thread; returns once the port is bound."""
@@ -130,26 +136,40 @@ class FakeServer:
         def run() -> None:
             assert self._loop is not None
             asyncio.set_event_loop(self._loop)
-            self._loop.run_until_complete(self._start())
+            self._server = self._loop.run_until_complete(
+                self._loop.create_server(
+                    lambda: _Connection(self), "127.0.0.1", self._port, backlog=1024
+                )
+            )
+            self._port = self._server.sockets[0].getsockname()[1]
             started.set()
             self._loop.run_forever()
 
         self._thread = threading.Thread(target=run, name=type(self).__name__, daemon=True)
         self._thread.start()
-        started.wait(10)
+        if not started.wait(10):
+            raise RuntimeError(f"{type(self).__name__} did not start")
         return self
 
     def stop(self) -> None:
-        """Stop serving; requests still sleeping in their latency are dropped."""
-        if self._loop is None or self._runner is None:
+        """Stop serving; answers still waiting out their latency are dropped."""
+        loop, server = self._loop, self._server
+        if loop is None or server is None:
             return
-        future = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop)
-        future.result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
+
+        async def shut() -> None:
+            server.close()
+            for transport in list(self._connections):
+                transport.close()
+            await asyncio.sleep(0)  # lets the transports close their sockets
+            await server.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(shut(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
         if self._thread is not None:
             self._thread.join(10)
-        self._loop.close()
-        self._loop = self._runner = self._thread = None
+        loop.close()
+        self._loop = self._server = self._thread = None
 
     def __enter__(self) -> Self:
         return self.start()
@@ -162,19 +182,88 @@ class FakeServer:
     ) -> None:
         self.stop()
 
-    async def respond(self, answer: Answer) -> web.Response:
-        """Wait the latency (without blocking other requests), then answer."""
-        wait = self.latency + answer.delay
+
+class _Connection(asyncio.Protocol):
+    """One client connection: parses requests one at a time, answers after the latency."""
+
+    def __init__(self, fake: FakeServer) -> None:
+        self.fake = fake
+        self.buffer = bytearray()
+        self.transport: asyncio.Transport | None = None
+        self.busy = False  # a request is waiting for its answer; later bytes wait too
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.fake._connections.add(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.transport is not None:
+            self.fake._connections.discard(self.transport)
+        self.transport = None
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        self._next()
+
+    def _next(self) -> None:
+        end = self.buffer.find(b"\r\n\r\n")
+        if self.busy or end < 0 or self.transport is None:
+            return
+        lines = self.buffer[:end].decode("latin-1").split("\r\n")
+        method, target, version = lines[0].split(" ", 2)
+        headers = Headers()
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            dict.__setitem__(headers, name.strip().lower(), value.strip())
+        length = int(headers.get("content-length", 0))
+        if len(self.buffer) < end + 4 + length:
+            return  # the body is still on its way
+        raw = bytes(self.buffer[end + 4 : end + 4 + length])
+        del self.buffer[: end + 4 + length]
+        path, _, query = target.partition("?")
+        close = headers.get("connection", "").lower() == "close" or version == "HTTP/1.0"
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            answer, close = Answer(411, {}, "Content-Length required"), True
+        else:
+            answer = self._answer(method, path, query, headers, raw)
+        self.busy = True
+        wait = self.fake.latency + answer.delay
+        loop = asyncio.get_running_loop()
         if wait > 0:
-            await asyncio.sleep(wait)
-        if isinstance(answer.body, bytes | str) or answer.body is None:
-            return web.Response(status=answer.status, headers=answer.headers, body=answer.body)
-        return web.json_response(answer.body, status=answer.status, headers=answer.headers)
+            loop.call_later(wait, self._write, answer, close)
+        else:
+            self._write(answer, close)
+
+    def _answer(self, method: str, path: str, query: str, headers: Headers, raw: bytes) -> Answer:
+        try:
+            return self.fake.answer(method, path, dict(parse_qsl(query)), headers, raw)
+        except Exception as error:  # a broken rule must show, not hang the client
+            return Answer(500, {}, f"fake server error: {error!r}")
+
+    def _write(self, answer: Answer, close: bool) -> None:
+        if self.transport is None:
+            return
+        body, kind = answer.body, "text/plain; charset=utf-8"
+        if not isinstance(body, bytes | str | None):
+            body, kind = json.dumps(body), "application/json"
+        payload = body.encode() if isinstance(body, str) else body or b""
+        head = [f"HTTP/1.1 {answer.status} {HTTPStatus(answer.status).phrase}"]
+        head += [f"Content-Type: {kind}", f"Content-Length: {len(payload)}"]
+        head += [f"{name}: {value}" for name, value in answer.headers.items()]
+        if close:
+            head.append("Connection: close")
+        self.transport.write("\r\n".join(head).encode("latin-1") + b"\r\n\r\n" + payload)
+        self.busy = False
+        if close:
+            self.transport.close()
+        else:
+            self._next()
 
 
-def recorded(request: web.Request, body: Any) -> Recorded:
-    """Return the `Recorded` form of an aiohttp request with its parsed body."""
-    return Recorded(request.method, request.path, dict(request.query), dict(request.headers), body)
+def form_fields(raw: bytes) -> dict[str, str]:
+    """Return an ``application/x-www-form-urlencoded`` body as a dict (last value wins)."""
+    return dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
 
 
 def arguments(description: str) -> argparse.ArgumentParser:

@@ -21,13 +21,21 @@ import secrets
 import threading
 from dataclasses import dataclass
 from email.utils import formatdate
+from collections.abc import Mapping
 from typing import Any
 
-from aiohttp import web
-
-from engine.testing.server import Answer, FakeServer, arguments, recorded, serve_forever
+from engine.testing.server import (
+    Answer,
+    FakeServer,
+    Headers,
+    Recorded,
+    arguments,
+    form_fields,
+    serve_forever,
+)
 
 API_VERSION = "2010-04-01"
+MESSAGES_PATH = re.compile(rf"/{API_VERSION}/Accounts/[^/]+/Messages\.json")
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 # Twilio's wording for the errors the fake produces or tests script.
 MESSAGES = {
@@ -89,9 +97,6 @@ class FakeTwilio(FakeServer):
         self._accepted: list[AcceptedSms] = []
         self._accepted_lock = threading.Lock()
 
-    def routes(self, app: web.Application) -> None:
-        app.router.add_post(f"/{API_VERSION}/Accounts/{{sid}}/Messages.json", self._create)
-
     @property
     def accepted(self) -> list[AcceptedSms]:
         """Every message accepted so far, in arrival order."""
@@ -123,22 +128,26 @@ class FakeTwilio(FakeServer):
             callbacks.append((sms.status_callback, params))
         return callbacks
 
-    async def _create(self, request: web.Request) -> web.Response:
-        form = {key: str(value) for key, value in (await request.post()).items()}
-        seen = recorded(request, form)
+    def answer(
+        self, method: str, path: str, query: Mapping[str, str], headers: Headers, raw: bytes
+    ) -> Answer:
+        body = form_fields(raw)
+        seen = Recorded(method, path, query, headers, body, raw)
         self.keep(seen)
-        if not self._authorized(request):
-            return await self.respond(twilio_error(20003))
+        if method != "POST" or MESSAGES_PATH.fullmatch(path) is None:
+            return twilio_error(20404, 404, "The requested resource was not found")
+        if not self._authorized(path, headers):
+            return twilio_error(20003)
         script = self.scripted(seen)
         if script is not None and not script.accept:
-            return await self.respond(script)
-        answer = self._answer(form)  # accepts the message when valid
-        return await self.respond(script or answer)
+            return script
+        answer = self._answer(body)  # accepts the message when valid
+        return script or answer
 
-    def _authorized(self, request: web.Request) -> bool:
+    def _authorized(self, path: str, headers: Headers) -> bool:
         expected = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
-        header_ok = request.headers.get("Authorization") == f"Basic {expected}"
-        return header_ok and request.match_info["sid"] == self.account_sid
+        header_ok = headers.get("Authorization") == f"Basic {expected}"
+        return header_ok and path == f"/{API_VERSION}/Accounts/{self.account_sid}/Messages.json"
 
     def _answer(self, form: dict[str, str]) -> Answer:
         """Return Twilio's own answer to a create form, accepting it when valid."""
