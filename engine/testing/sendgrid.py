@@ -21,8 +21,8 @@ import json
 import secrets
 import threading
 import time
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from engine.testing.server import Answer, FakeServer, Headers, Recorded, arguments, serve_forever

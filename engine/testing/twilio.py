@@ -19,9 +19,9 @@ import base64
 import re
 import secrets
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import formatdate
-from collections.abc import Mapping
 from typing import Any
 
 from engine.testing.server import (
