@@ -56,17 +56,13 @@ class Fake:
 @contextmanager
 def fake(module: str, latency_ms: float) -> Iterator[Fake]:
     """Run a fake provider in its own process; yields its URL and pid."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", module, "--latency-ms", str(latency_ms), "--no-record"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        yield Fake(process.stdout.readline().strip(), process.pid)
-    finally:
-        process.terminate()
-        process.wait(10)
+    command = [sys.executable, "-m", module, "--latency-ms", str(latency_ms), "--no-record"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None
+            yield Fake(process.stdout.readline().strip(), process.pid)
+        finally:
+            process.terminate()
 
 
 def email(i: int, same: bool) -> Message:
