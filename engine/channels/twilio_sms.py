@@ -46,9 +46,7 @@ class BaseUrlHttpClient(TwilioHttpClient):
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
 
-    def request(  # type: ignore[override]
-        self, method: str, url: str, *args: Any, **kwargs: Any
-    ) -> Response:
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
         parts = urlsplit(url)
         if parts.hostname is not None and parts.hostname.endswith("twilio.com"):
             url = self.base_url + url[len(f"{parts.scheme}://{parts.netloc}") :]

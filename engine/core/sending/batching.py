@@ -50,7 +50,7 @@ def batches(
     return groups
 
 
-def halves(indices: Sequence[int]) -> tuple[list[int], list[int]]:
-    """Return `indices` split in two, the first half no shorter than the second."""
-    middle = (len(indices) + 1) // 2
-    return list(indices[:middle]), list(indices[middle:])
+def halves(items: Sequence[T]) -> tuple[list[T], list[T]]:
+    """Return `items` split in two, the first half no shorter than the second."""
+    middle = (len(items) + 1) // 2
+    return list(items[:middle]), list(items[middle:])
