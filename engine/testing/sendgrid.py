@@ -19,7 +19,6 @@ import base64
 import hashlib
 import json
 import secrets
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -62,7 +61,7 @@ def sendgrid_error(status: int, message: str, field: str | None = None) -> Answe
     return Answer(status, {}, {"errors": [{"message": message, "field": field, "help": None}]})
 
 
-class FakeSendGrid(FakeServer):
+class FakeSendGrid(FakeServer[AcceptedMail]):
     """Fake SendGrid; `accepted` lists the mail it took, `processed_events()` their events."""
 
     def __init__(
@@ -77,14 +76,6 @@ class FakeSendGrid(FakeServer):
         super().__init__(port=port, latency=latency, record=record)
         self.api_key = api_key
         self.max_body_bytes = max_body_bytes
-        self._accepted: list[AcceptedMail] = []
-        self._accepted_lock = threading.Lock()
-
-    @property
-    def accepted(self) -> list[AcceptedMail]:
-        """Every request SendGrid took (sandbox ones too), in arrival order."""
-        with self._accepted_lock:
-            return list(self._accepted)
 
     def recipients(self) -> list[str]:
         """The ``to`` addresses of every accepted personalization, in order."""
@@ -125,11 +116,7 @@ class FakeSendGrid(FakeServer):
             return sendgrid_error(404, "Not Found")
         if headers.get("Authorization") != f"Bearer {self.api_key}":
             return Answer(401, {}, UNAUTHORIZED)
-        script = self.scripted(seen)
-        if script is not None and not script.accept:
-            return script
-        answer = self._answer(raw, body)  # accepts the mail when valid
-        return script or answer
+        return self.script_or(seen, lambda: self._answer(raw, body))
 
     def _answer(self, raw: bytes, body: Any) -> Answer:
         """Return SendGrid's own answer to a mail body, accepting it when valid."""
@@ -142,8 +129,7 @@ class FakeSendGrid(FakeServer):
             return Answer(400, {}, {"errors": problems})
         message_id = secrets.token_urlsafe(16)[:22]
         sandbox = bool(body.get("mail_settings", {}).get("sandbox_mode", {}).get("enable"))
-        with self._accepted_lock:
-            self._accepted.append(AcceptedMail(message_id, body, time.time(), sandbox))
+        self.take(AcceptedMail(message_id, body, time.time(), sandbox))
         return Answer(200 if sandbox else 202, {"X-Message-Id": message_id}, b"")
 
 

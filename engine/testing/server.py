@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Generic, Self, TypeVar
 from urllib.parse import parse_qsl
 
 
@@ -67,13 +67,14 @@ class Answer:
 
 
 Rule = Callable[[Recorded], Answer | None]
+Taken = TypeVar("Taken")
 
 
-class FakeServer:
-    """A small HTTP server with recorded requests, scripted answers and latency.
+class FakeServer(Generic[Taken]):
+    """A small HTTP server with recorded requests, scripted answers, latency and accepted items.
 
-    Subclasses implement `answer(method, path, query, headers, raw)` and
-    call `keep` and `scripted` from it.
+    Subclasses implement `answer(method, path, query, headers, raw)`: they
+    `keep` the request, check auth, then answer through `script_or`.
     """
 
     def __init__(self, *, port: int = 0, latency: float = 0.0, record: bool = True) -> None:
@@ -88,6 +89,7 @@ class FakeServer:
         self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
         self._connections: set[asyncio.Transport] = set()
+        self._accepted: list[Taken] = []
 
     # -- what tests read and script ---------------------------------------
 
@@ -106,6 +108,29 @@ class FakeServer:
         """Answer the next `times` requests (that pass auth) with `answer`."""
         with self._lock:
             self._queue.extend([answer] * times)
+
+    @property
+    def accepted(self) -> list[Taken]:
+        """Everything the fake accepted so far, in arrival order."""
+        with self._lock:
+            return list(self._accepted)
+
+    def take(self, item: Taken) -> None:
+        """Add an accepted message (or mail) to `accepted`."""
+        with self._lock:
+            self._accepted.append(item)
+
+    def script_or(self, recorded: Recorded, own: Callable[[], Answer]) -> Answer:
+        """Return the scripted answer, else the fake's `own` (which accepts when valid).
+
+        A script with `accept` still lets `own` run, so the message is kept
+        although the answer says it failed.
+        """
+        script = self.scripted(recorded)
+        if script is not None and not script.accept:
+            return script
+        answer = own()
+        return script or answer
 
     def keep(self, recorded: Recorded) -> None:
         """Add a request to the log (unless the fake was started without one)."""

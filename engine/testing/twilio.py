@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import re
 import secrets
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import formatdate
@@ -79,7 +78,7 @@ def twilio_error(code: int, status: int | None = None, message: str | None = Non
     return Answer(status, {}, body)
 
 
-class FakeTwilio(FakeServer):
+class FakeTwilio(FakeServer[AcceptedSms]):
     """Fake Twilio; `accepted` lists the messages it took, `status_callbacks()` their callbacks."""
 
     def __init__(
@@ -94,14 +93,6 @@ class FakeTwilio(FakeServer):
         super().__init__(port=port, latency=latency, record=record)
         self.account_sid = account_sid
         self.auth_token = auth_token
-        self._accepted: list[AcceptedSms] = []
-        self._accepted_lock = threading.Lock()
-
-    @property
-    def accepted(self) -> list[AcceptedSms]:
-        """Every message accepted so far, in arrival order."""
-        with self._accepted_lock:
-            return list(self._accepted)
 
     def status_callbacks(self, status: str = "sent") -> list[tuple[str, dict[str, str]]]:
         """Return (url, form params) of the callback Twilio would POST for each accepted message.
@@ -138,11 +129,7 @@ class FakeTwilio(FakeServer):
             return twilio_error(20404, 404, "The requested resource was not found")
         if not self._authorized(path, headers):
             return twilio_error(20003)
-        script = self.scripted(seen)
-        if script is not None and not script.accept:
-            return script
-        answer = self._answer(body)  # accepts the message when valid
-        return script or answer
+        return self.script_or(seen, lambda: self._answer(body))
 
     def _authorized(self, path: str, headers: Headers) -> bool:
         expected = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
@@ -162,8 +149,7 @@ class FakeTwilio(FakeServer):
         if not form.get("Body") and not form.get("MediaUrl"):
             return twilio_error(21602)
         sms = AcceptedSms("SM" + secrets.token_hex(16), form)
-        with self._accepted_lock:
-            self._accepted.append(sms)
+        self.take(sms)
         return Answer(201, {}, self._resource(sms))
 
     def _resource(self, sms: AcceptedSms) -> dict[str, Any]:
