@@ -24,7 +24,7 @@ def errors(*entries: tuple[str | None, str]) -> bytes:
     ).encode()
 
 
-@pytest.mark.parametrize("status", [200, 202])
+@pytest.mark.parametrize("status", [200, 201, 202])
 def test_sendgrid_accepted_is_sent_with_the_message_id(status: int) -> None:
     outcome = sendgrid_outcome(7, status, {"x-message-id": "abc123"}, b"")
     assert outcome == Outcome(7, "sent", provider_message_id="abc123")

@@ -25,7 +25,7 @@ def sendgrid_outcome(
 ) -> Outcome:
     """Return the outcome of a Mail Send answer with HTTP `status` for `send_id`.
 
-    200 (sandbox) and 202 are ``sent`` with ``X-Message-Id``; 400 is
+    200 (sandbox), 202 (and any 2xx) are ``sent`` with ``X-Message-Id``; 400 is
     ``failed`` with the ``errors[].message`` text; 401/403 is ``retry`` with
     `pause` (the key is wrong: every send would fail, none was sent); 413 is
     ``failed`` (the channel splits a group before it gets here); 429 is
@@ -33,7 +33,7 @@ def sendgrid_outcome(
     accepted the mail before failing). `error` adds the client's own words.
     """
     detail = _sendgrid_errors(body) or error or _text(body)
-    if status in (200, 202):
+    if 200 <= status < 300:
         return Outcome(send_id, "sent", provider_message_id=_header(headers, "X-Message-Id"))
     if status in (401, 403):
         reason = f"SendGrid refused the API key ({status}): {detail or 'no detail'}"
