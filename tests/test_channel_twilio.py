@@ -101,9 +101,7 @@ def test_status_callbacks_of_accepted_messages(fake: FakeTwilio) -> None:
 def test_wrong_token_is_401_and_pauses(fake: FakeTwilio) -> None:
     [outcome] = channel(fake, auth_token="wrong").send([sms(1, "+15005550001")])
     assert outcome.kind == "retry"
-    assert outcome.pause == (
-        "Twilio refused the credentials (401): Unable to create record: Authenticate"
-    )
+    assert outcome.pause == ("Twilio refused the credentials (401): Authenticate")
     assert fake.accepted == []
 
 
@@ -144,8 +142,8 @@ def test_invalid_number_from_the_fakes_own_validation(fake: FakeTwilio) -> None:
     assert outcome == Outcome(
         3,
         "failed",
-        error="Twilio 21211: Unable to create record: "
-        "The 'To' number 555-0100 is not a valid phone number. (invalid 'To' phone number)",
+        error="Twilio 21211: The 'To' number 555-0100 is not a valid phone number. "
+        "(invalid 'To' phone number)",
     )
 
 

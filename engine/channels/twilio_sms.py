@@ -99,7 +99,9 @@ class TwilioSmsChannel:
                 **self._sender,
             )
         except TwilioRestException as error:
-            return twilio_outcome(send_id, error.status, error.code, error.msg)
+            # The client prefixes every message with this; the code says what failed.
+            text = str(error.msg).removeprefix("Unable to create record: ")
+            return twilio_outcome(send_id, error.status, error.code, text)
         except TwilioServiceException as error:
             return twilio_outcome(send_id, error.status, error.code, error.detail or error.title)
         except requests.exceptions.RequestException as error:
