@@ -2,11 +2,7 @@
 
 A fake runs in a background thread of the test process (``with FakeX() as
 fake:``) or on its own (``python -m engine.testing.sendgrid --port P``, for
-benchmarks). It speaks just enough HTTP/1.1 for the providers' clients
-(Content-Length bodies, keep-alive, ``Connection: close``): a request costs
-tens of microseconds, where a framework costs several hundred, so one core
-serves thousands a second. Simulated latency is a timer on the event loop,
-so it holds no other request back.
+benchmarks); `engine.testing.wire` speaks HTTP for it.
 """
 
 from __future__ import annotations
@@ -14,28 +10,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import json
 import signal
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from http import HTTPStatus
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
-from urllib.parse import parse_qsl
 
+from engine.testing.wire import Answer, Headers, HttpConnection
 
-class Headers(dict[str, str]):
-    """Request headers, looked up without regard to case (stored lower-case)."""
-
-    def __getitem__(self, name: str) -> str:
-        return super().__getitem__(name.lower())
-
-    def get(self, name: str, default: Any = None) -> Any:
-        return super().get(name.lower(), default)
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and super().__contains__(name.lower())
+__all__ = ["Answer", "FakeServer", "Headers", "Recorded", "Rule"]
 
 
 @dataclass(frozen=True)
@@ -48,22 +32,6 @@ class Recorded:
     headers: Headers
     body: Any
     raw: bytes = field(repr=False, default=b"")
-
-
-@dataclass(frozen=True)
-class Answer:
-    """A scripted answer: status, headers and body (JSON-encoded when not bytes/str).
-
-    `accept` keeps the request's messages as accepted although the answer
-    says otherwise (an ambiguous failure: a 500 or a timeout after SendGrid
-    or Twilio took the message). `delay` adds latency to this answer only.
-    """
-
-    status: int
-    headers: Mapping[str, str] = field(default_factory=dict)
-    body: Any = None
-    accept: bool = False
-    delay: float = 0.0
 
 
 Rule = Callable[[Recorded], Answer | None]
@@ -88,7 +56,7 @@ class FakeServer(Generic[Taken]):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
-        self._connections: set[asyncio.Transport] = set()
+        self.connections: set[asyncio.Transport] = set()
         self._accepted: list[Taken] = []
 
     # -- what tests read and script ---------------------------------------
@@ -163,7 +131,7 @@ class FakeServer(Generic[Taken]):
             asyncio.set_event_loop(self._loop)
             self._server = self._loop.run_until_complete(
                 self._loop.create_server(
-                    lambda: _Connection(self), "127.0.0.1", self._port, backlog=1024
+                    lambda: HttpConnection(self), "127.0.0.1", self._port, backlog=1024
                 )
             )
             self._port = self._server.sockets[0].getsockname()[1]
@@ -184,7 +152,7 @@ class FakeServer(Generic[Taken]):
 
         async def shut() -> None:
             server.close()
-            for transport in list(self._connections):
+            for transport in list(self.connections):
                 transport.close()
             await asyncio.sleep(0)  # lets the transports close their sockets
             await server.wait_closed()
@@ -208,89 +176,6 @@ class FakeServer(Generic[Taken]):
         self.stop()
 
 
-class _Connection(asyncio.Protocol):
-    """One client connection: parses requests one at a time, answers after the latency."""
-
-    def __init__(self, fake: FakeServer) -> None:
-        self.fake = fake
-        self.buffer = bytearray()
-        self.transport: asyncio.Transport | None = None
-        self.busy = False  # a request is waiting for its answer; later bytes wait too
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        self.fake._connections.add(transport)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.transport is not None:
-            self.fake._connections.discard(self.transport)
-        self.transport = None
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        self._next()
-
-    def _next(self) -> None:
-        end = self.buffer.find(b"\r\n\r\n")
-        if self.busy or end < 0 or self.transport is None:
-            return
-        lines = self.buffer[:end].decode("latin-1").split("\r\n")
-        method, target, version = lines[0].split(" ", 2)
-        headers = Headers()
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            dict.__setitem__(headers, name.strip().lower(), value.strip())
-        length = int(headers.get("content-length", 0))
-        if len(self.buffer) < end + 4 + length:
-            return  # the body is still on its way
-        raw = bytes(self.buffer[end + 4 : end + 4 + length])
-        del self.buffer[: end + 4 + length]
-        path, _, query = target.partition("?")
-        close = headers.get("connection", "").lower() == "close" or version == "HTTP/1.0"
-        if "chunked" in headers.get("transfer-encoding", "").lower():
-            answer, close = Answer(411, {}, "Content-Length required"), True
-        else:
-            answer = self._answer(method, path, query, headers, raw)
-        self.busy = True
-        wait = self.fake.latency + answer.delay
-        loop = asyncio.get_running_loop()
-        if wait > 0:
-            loop.call_later(wait, self._write, answer, close)
-        else:
-            self._write(answer, close)
-
-    def _answer(self, method: str, path: str, query: str, headers: Headers, raw: bytes) -> Answer:
-        try:
-            return self.fake.answer(method, path, dict(parse_qsl(query)), headers, raw)
-        except Exception as error:  # a broken rule must show, not hang the client
-            return Answer(500, {}, f"fake server error: {error!r}")
-
-    def _write(self, answer: Answer, close: bool) -> None:
-        if self.transport is None:
-            return
-        body, kind = answer.body, "text/plain; charset=utf-8"
-        if not isinstance(body, bytes | str | None):
-            body, kind = json.dumps(body), "application/json"
-        payload = body.encode() if isinstance(body, str) else body or b""
-        head = [f"HTTP/1.1 {answer.status} {HTTPStatus(answer.status).phrase}"]
-        head += [f"Content-Type: {kind}", f"Content-Length: {len(payload)}"]
-        head += [f"{name}: {value}" for name, value in answer.headers.items()]
-        if close:
-            head.append("Connection: close")
-        self.transport.write("\r\n".join(head).encode("latin-1") + b"\r\n\r\n" + payload)
-        self.busy = False
-        if close:
-            self.transport.close()
-        else:
-            self._next()
-
-
-def form_fields(raw: bytes) -> dict[str, str]:
-    """Return an ``application/x-www-form-urlencoded`` body as a dict (last value wins)."""
-    return dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
-
-
 def arguments(description: str) -> argparse.ArgumentParser:
     """Return the command-line parser shared by the ``python -m`` entry points."""
     parser = argparse.ArgumentParser(description=description)
@@ -300,7 +185,7 @@ def arguments(description: str) -> argparse.ArgumentParser:
     return parser
 
 
-def serve_forever(fake: FakeServer) -> None:
+def serve_forever(fake: FakeServer[Any]) -> None:
     """Serve `fake` in the foreground until SIGINT/SIGTERM; prints its URL first."""
     fake.start()
     print(fake.url, flush=True)

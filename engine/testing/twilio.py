@@ -29,9 +29,9 @@ from engine.testing.server import (
     Headers,
     Recorded,
     arguments,
-    form_fields,
     serve_forever,
 )
+from engine.testing.wire import form_fields
 
 API_VERSION = "2010-04-01"
 MESSAGES_PATH = re.compile(rf"/{API_VERSION}/Accounts/[^/]+/Messages\.json")
