@@ -13,6 +13,8 @@ from sqlalchemy import Engine
 
 from engine.channels.call_list import CallListChannel
 from engine.channels.print_file import PrintFileChannel
+from engine.channels.sendgrid import SendGridChannel
+from engine.channels.twilio_sms import TwilioSmsChannel
 from engine.core.campaign.eligibility import Holdout, Policy
 from engine.core.codes import CodeBook
 from engine.core.customers import ParseOptions
@@ -166,10 +168,18 @@ def channels(adapters: Adapters, clock: Clock = utc_now) -> dict[str, Channel]:
     Mail and calls always go to files (print drops, call lists): they are
     the hand-over to the mail house and the call centre.
     """
-    engine, settings = adapters.engine, adapters.settings.channels
+    engine, settings, sender = adapters.engine, adapters.settings.channels, adapters.settings.sender
+    email: Channel = OutboxChannel(engine, "email", clock)
+    if settings.sendgrid.api_key:
+        email = SendGridChannel(
+            settings.sendgrid, sender.name, sender.email, adapters.settings.tracking.mode
+        )
+    sms: Channel = OutboxChannel(engine, "sms", clock)
+    if settings.twilio.configured:
+        sms = TwilioSmsChannel(settings.twilio, sender.public_url)
     return {
-        "email": OutboxChannel(engine, "email", clock),
-        "sms": OutboxChannel(engine, "sms", clock),
+        "email": email,
+        "sms": sms,
         "mail": PrintFileChannel(settings.print, clock),
         "call": CallListChannel(settings.calls, clock),
     }
