@@ -12,10 +12,11 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine, insert, update
 
-from engine.core.sending.due import ADDRESS_KIND, Due, suppression_token
+from engine.core.sending.due import ADDRESS_KIND, Due
 from engine.core.sending.message import Outcome
 from engine.core.sending.states import counts_as_provider_error
-from engine.db.models import Alert, Campaign, Consent, Suppression
+from engine.db.models import Alert, Campaign
+from engine.db.optouts import set_consent, suppress
 
 
 @dataclass(frozen=True)
@@ -44,28 +45,10 @@ class SqlEffects:
         address = due.address()
         if outcome.suppress and address:
             kind = ADDRESS_KIND[outcome.suppress]
-            conn.execute(
-                insert(Suppression).values(
-                    channel=outcome.suppress,
-                    customer_id=customer,
-                    token_hash=suppression_token(kind, address),
-                    kind=kind,
-                    reason=why[:64],
-                    source=self.source,
-                    created_at=now,
-                )
-            )
+            suppress(conn, outcome.suppress, kind, address, customer, why, self.source, now)
         if outcome.opt_out:
-            conn.execute(
-                insert(Consent).values(
-                    customer_id=customer,
-                    channel=due.channel,
-                    status="withdrawn",
-                    recorded_at=now,
-                    source=self.source,
-                    evidence=f"send {due.send_id}: {why}"[:500],
-                )
-            )
+            evidence = f"send {due.send_id}: {why}"
+            set_consent(conn, customer, due.channel, "withdrawn", self.source, evidence, now)
         if outcome.alert:
             conn.execute(
                 insert(Alert).values(

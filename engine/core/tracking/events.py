@@ -8,7 +8,10 @@ and a failure is never erased by a later success.
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
 
 # Kinds of event in the ledger, by who reports them.
 EMAIL_KINDS: Final = (
@@ -52,3 +55,31 @@ def advances(current: str | None, new: str) -> bool:
     if new not in DELIVERY_RANK:
         return False
     return current is None or DELIVERY_RANK[new] > DELIVERY_RANK.get(current, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event about to enter the ledger (see `engine.db.ledger`).
+
+    `key` is unique over all sources (``sendgrid:<sg_event_id>``,
+    ``twilio:<MessageSid>:<status>``, ``open:<send id>:<unix minute>``):
+    recording the same key twice records it once. `send_id` joins it to a
+    send (its campaign and customer follow); `customer_id` is for events
+    that name a customer but no send (an unsubscribe page, an inbound SMS).
+    """
+
+    key: str
+    source: str
+    kind: str
+    occurred_at: datetime
+    send_id: int | None = None
+    customer_id: int | None = None
+    machine: bool = False
+    url: str | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.occurred_at.tzinfo is None:
+            raise ValueError("occurred_at must be timezone-aware")
+        if len(self.key) > 200:
+            raise ValueError("an event key is at most 200 characters")

@@ -1,0 +1,197 @@
+"""The event ledger: raw batches stored first, events recorded once, sends updated.
+
+`SqlLedger.store_batch` commits the raw body on its own before anything is
+parsed, so an accepted callback is never lost. `unit()` opens one
+transaction for processing it: events are inserted with ON CONFLICT DO
+NOTHING on `events.event_key` and only the newly inserted ones change send
+columns, consent or suppressions, so replaying a batch changes nothing and
+nothing is half-applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, bindparam, case, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from engine.core.tracking.events import DELIVERY_RANK, NewEvent
+from engine.db.models import Event, QuarantinedEvent, Send, WebhookBatch
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """An event new to the ledger, with the send it joined (if any)."""
+
+    event: NewEvent
+    campaign_id: int | None
+    customer_id: int | None
+    channel: str | None  # the send's channel
+
+
+@dataclass(frozen=True, slots=True)
+class SendRef:
+    send_id: int
+    contact_id: int
+    campaign_id: int
+    customer_id: int
+    channel: str
+    step: str
+    state: str
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True)
+class SqlLedger:
+    engine: Engine
+
+    def store_batch(self, source: str, body: str, headers: dict[str, str], now: datetime) -> int:
+        """Keep a verified callback body durably (own transaction); returns its id."""
+        row = {"source": source, "received_at": now, "body": body, "headers": headers}
+        with self.engine.begin() as conn:
+            return int(
+                conn.execute(
+                    insert(WebhookBatch).returning(WebhookBatch.id),
+                    {**row, "status": "received", "events": 0, "quarantined": 0},
+                ).scalar_one()
+            )
+
+    @contextmanager
+    def unit(self) -> Iterator[LedgerUnit]:
+        """One transaction: everything done through the unit commits together or not at all."""
+        with self.engine.begin() as conn:
+            yield LedgerUnit(conn)
+
+
+@dataclass(frozen=True)
+class LedgerUnit:
+    conn: Connection
+
+    def sends(self, ids: Sequence[int]) -> dict[int, SendRef]:
+        """The sends with these ids (unknown ids are absent)."""
+        if not ids:
+            return {}
+        query = select(
+            Send.id,
+            Send.contact_id,
+            Send.campaign_id,
+            Send.customer_id,
+            Send.channel,
+            Send.step,
+            Send.state,
+            Send.sent_at,
+        ).where(Send.id.in_(sorted(set(ids))))
+        return {row[0]: SendRef(*row) for row in self.conn.execute(query)}
+
+    def record(
+        self, events: Sequence[NewEvent], now: datetime, batch_id: int | None = None
+    ) -> list[Recorded]:
+        """Insert the events the ledger does not have yet; update their sends.
+
+        Returns only the newly recorded events: effects (consent, suppression,
+        responses) are for the caller to apply to those, exactly once.
+        """
+        unique = list({event.key: event for event in events}.values())
+        if not unique:
+            return []
+        refs = self.sends([e.send_id for e in unique if e.send_id is not None])
+        rows = [_row(event, refs.get(event.send_id or -1), now, batch_id) for event in unique]
+        maker = pg_insert if self.conn.dialect.name == "postgresql" else sqlite_insert
+        statement = maker(Event).on_conflict_do_nothing(index_elements=["event_key"])
+        inserted = set(self.conn.execute(statement.returning(Event.event_key), rows).scalars())
+        fresh = [event for event in unique if event.key in inserted]
+        self._update_sends(fresh, refs)
+        return [
+            Recorded(
+                event,
+                ref.campaign_id if ref else None,
+                ref.customer_id if ref else event.customer_id,
+                ref.channel if ref else None,
+            )
+            for event in fresh
+            for ref in [refs.get(event.send_id or -1)]
+        ]
+
+    def quarantine(
+        self, batch_id: int | None, source: str, position: int, reason: str, raw: str, now: datetime
+    ) -> None:
+        self.conn.execute(
+            insert(QuarantinedEvent).values(
+                batch_id=batch_id,
+                source=source,
+                position=position,
+                reason=reason[:500],
+                raw=raw,
+                created_at=now,
+            )
+        )
+
+    def finish_batch(self, batch_id: int, events: int, quarantined: int, now: datetime) -> None:
+        self.conn.execute(
+            update(WebhookBatch)
+            .where(WebhookBatch.id == batch_id)
+            .values(status="processed", processed_at=now, events=events, quarantined=quarantined)
+        )
+
+    def _update_sends(self, fresh: list[NewEvent], refs: dict[int, SendRef]) -> None:
+        """Delivery status by rank (never down), first human open and click."""
+        delivery = [
+            {"sid": e.send_id, "status": e.kind, "rank": DELIVERY_RANK[e.kind], "at": e.occurred_at}
+            for e in fresh
+            if e.send_id in refs and e.kind in DELIVERY_RANK
+        ]
+        if delivery:
+            rank = case(
+                *[(Send.delivery == status, r) for status, r in DELIVERY_RANK.items()], else_=0
+            )
+            self.conn.execute(
+                update(Send)
+                .where(Send.id == bindparam("sid"), rank < bindparam("rank"))
+                .values(
+                    delivery=bindparam("status"),
+                    delivery_at=bindparam("at", type_=Send.delivery_at.type),
+                )
+                .execution_options(synchronize_session=False),
+                delivery,
+            )
+        for kind, column in (("opened", Send.opened_at), ("clicked", Send.clicked_at)):
+            first = [
+                {"sid": e.send_id, "at": e.occurred_at}
+                for e in fresh
+                if e.send_id in refs and e.kind == kind and not e.machine
+            ]
+            if first:
+                at = bindparam("at", type_=column.type)
+                self.conn.execute(
+                    update(Send)
+                    .where(Send.id == bindparam("sid"))
+                    .values(
+                        {column.key: case((column.is_(None), at), (column > at, at), else_=column)}
+                    )
+                    .execution_options(synchronize_session=False),
+                    first,
+                )
+
+
+def _row(
+    event: NewEvent, ref: SendRef | None, now: datetime, batch_id: int | None
+) -> dict[str, Any]:
+    return {
+        "event_key": event.key,
+        "source": event.source,
+        "kind": event.kind,
+        "send_id": event.send_id if ref else None,
+        "campaign_id": ref.campaign_id if ref else None,
+        "customer_id": ref.customer_id if ref else event.customer_id,
+        "occurred_at": event.occurred_at,
+        "recorded_at": now,
+        "machine": event.machine,
+        "url": event.url,
+        "detail": dict(event.detail),
+        "batch_id": batch_id,
+    }
