@@ -278,6 +278,22 @@ class TrackingSettings(Frozen):
     secret: Annotated[str, Field(min_length=16)] = "demo-tracking-secret-change-me"
 
 
+class WebhookSettings(Frozen):
+    """Secrets that callbacks are verified with (set them from the environment).
+
+    Twilio requests are checked with `channels.twilio.auth_token` against
+    `sender.public_url`, the URL Twilio was given.
+    """
+
+    # SendGrid Event Webhook verification key: the base64 DER public key
+    # shown in SendGrid's Mail Settings (ENGINE_WEBHOOKS__SENDGRID_PUBLIC_KEY).
+    sendgrid_public_key: str | None = None
+    # HMAC-SHA256 secrets of our own signed endpoints, one per caller.
+    responses_secret: str | None = None  # the shop / POS: POST /webhooks/responses
+    mail_secret: str | None = None  # the mail house or print API: POST /webhooks/mail
+    calls_secret: str | None = None  # the call centre: POST /webhooks/calls
+
+
 def _rate(value: Any) -> Any:
     """``"100/s"``, ``"600/min"``, ``"3600/h"`` as messages per second."""
     if not isinstance(value, str):
@@ -351,6 +367,7 @@ class Settings(Frozen):
     channels: ChannelSettings = ChannelSettings()
     tracking: TrackingSettings = TrackingSettings()
     dispatch: DispatchSettings = DispatchSettings()
+    webhooks: WebhookSettings = WebhookSettings()
 
     @field_validator("timezone")
     @classmethod
