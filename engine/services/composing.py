@@ -1,9 +1,8 @@
 """Turn a claimed send into a `Message`: variables, rendering, tracking, headers.
 
-Templates see the launch's variables (customer, metrics, campaign, cell,
-vars, response code) plus ``offer`` (the cell's ``vars.offer``), ``purl``
-(the personal URL of the response code) and ``unsubscribe_url`` (a signed
-token of the send id). In e-mail with engine tracking, links become signed
+Templates see the variables of `message_variables` (customer, metrics,
+campaign, cell, vars, offer, response code and its personal URL) plus
+``unsubscribe_url``, a signed token of the send id. In e-mail with engine tracking, links become signed
 redirects and an open pixel is added; no URL carries personal data.
 """
 
@@ -97,9 +96,8 @@ class Composer:
         code = due.response_code or ""
         purl = self.tracking.purl_base.rstrip("/") + "/" + code if code else ""
         unsubscribe = self.tracking.url("u", due.send_id)
-        variables = message_variables(spec, due.cell, due.customer, due.metrics, code)
-        offer = variables["vars"].get("offer")
-        variables |= {"offer": offer, "purl": purl, "unsubscribe_url": unsubscribe}
+        variables = message_variables(spec, due.cell, due.customer, due.metrics, code, purl)
+        variables["unsubscribe_url"] = unsubscribe
         rendered = self.renderer.render(step.channel, step.template, variables)
         base = {
             "send_id": due.send_id,

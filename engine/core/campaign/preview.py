@@ -82,8 +82,15 @@ def message_variables(
     customer: Mapping[str, Any],
     metrics: Mapping[str, Any],
     response_code: str,
+    purl: str = "",
 ) -> dict[str, Any]:
-    """The variables a template sees (documented in templates/README.md)."""
+    """The variables a template sees (documented in templates/README.md).
+
+    `purl` is the personal URL of the response code (the dispatcher knows
+    its base; previews get an empty one). ``offer`` is the cell's
+    ``vars.offer`` (None when the cell has none), for templates shared by
+    cells that differ only in their offer.
+    """
     vars_ = spec.groups.cells[cell].vars if cell in spec.groups.cells else {}
     return {
         "customer": dict(customer),
@@ -99,7 +106,9 @@ def message_variables(
         "campaign": {"key": spec.key, "name": spec.name},
         "cell": cell,
         "vars": dict(vars_),
+        "offer": vars_.get("offer"),
         "response_code": response_code,
+        "purl": purl,
     }
 
 
