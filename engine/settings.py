@@ -36,6 +36,14 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+def over_defaults(model: type[BaseModel], value: Any, info: ValidationInfo) -> Any:
+    """A per-channel map from a file over the field's default: listing one channel changes that one."""
+    if not isinstance(value, dict):
+        return value
+    defaults = model.model_fields[info.field_name or ""].get_default(call_default_factory=True)
+    return {**defaults, **value}
+
+
 class DatabaseSettings(Frozen):
     url: str = "sqlite:///var/engine.sqlite3"
     echo: bool = False
@@ -194,11 +202,7 @@ class EligibilitySettings(Frozen):
     @field_validator("consent", "caps", mode="before")
     @classmethod
     def _over_defaults(cls, value: Any, info: ValidationInfo) -> Any:
-        # A file that lists one channel changes that channel only.
-        if not isinstance(value, dict):
-            return value
-        defaults = cls.model_fields[info.field_name or ""].get_default(call_default_factory=True)
-        return {**defaults, **value}
+        return over_defaults(cls, value, info)
 
 
 class ResponseCodeSettings(Frozen):
@@ -339,11 +343,7 @@ class DispatchSettings(Frozen):
     @field_validator("throttle", "quiet_hours", mode="before")
     @classmethod
     def _over_defaults(cls, value: Any, info: ValidationInfo) -> Any:
-        # A file that lists one channel changes that channel only.
-        if not isinstance(value, dict):
-            return value
-        defaults = cls.model_fields[info.field_name or ""].get_default(call_default_factory=True)
-        return {**defaults, **value}
+        return over_defaults(cls, value, info)
 
     @field_validator("quiet_hours")
     @classmethod
