@@ -24,7 +24,7 @@ _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 # Stegun 26.7.5): the continued fraction needs ~sqrt(df) terms there and its
 # rounding grows with them, while the expansion's first neglected term is
 # below 1e-25 relative.
-_LARGE_DF = 1e5
+_LARGE_DF = 1e4
 
 
 def _stirling_remainder(x: float) -> float:
