@@ -1,7 +1,8 @@
 """What a plan predicts without touching the database: times, variables, power.
 
 `first_send` finds the first moment a send window opens, `message_variables`
-builds what templates see, `minimum_detectable_lift` what a test can detect.
+builds what templates see; `minimum_detectable_lift` (what a test can
+detect) lives in engine.core.stats and is re-exported here for plan.
 """
 
 from __future__ import annotations
@@ -9,12 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from math import sqrt
-from statistics import NormalDist
 from typing import Any, Final
 
 from engine.core.campaign.spec import CampaignSpec, Windows
 from engine.core.sending.windows import next_allowed
+from engine.core.stats import minimum_detectable_lift as minimum_detectable_lift
 
 SAMPLE_RESPONSE_CODE: Final = "SAMPLE-7"
 SAMPLE_CUSTOMER: Final[dict[str, Any]] = {
@@ -110,18 +110,3 @@ def message_variables(
         "response_code": response_code,
         "purl": purl,
     }
-
-
-def minimum_detectable_lift(
-    rate: float, control: int, test: int, alpha: float = 0.05, power: float = 0.8
-) -> float | None:
-    """Smallest absolute lift in response rate a two-sided z-test would detect.
-
-    Normal approximation with the baseline variance in both groups:
-    ``(z(1 - alpha/2) + z(power)) * sqrt(p (1 - p) (1/n_control + 1/n_test))``.
-    None when a group is empty or the baseline is 0 or 1.
-    """
-    if control <= 0 or test <= 0 or not 0 < rate < 1:
-        return None
-    z = NormalDist().inv_cdf(1 - alpha / 2) + NormalDist().inv_cdf(power)
-    return z * sqrt(rate * (1 - rate) * (1 / control + 1 / test))
