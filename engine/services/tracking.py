@@ -8,6 +8,7 @@ the store (`engine.db.engagement.SqlEngagement`) records it once.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
@@ -78,6 +79,4 @@ def unsubscribe(
         return None
     event = unsubscribe_event(send_id, via, now)
     store.unsubscribe(found, event, unsubscribe_evidence(send_id, via), now)
-    return Subscription(
-        found.send_id, found.customer_id, found.channel, found.masked_address, False
-    )
+    return replace(found, subscribed=False)

@@ -16,9 +16,10 @@ refresh storm, a mail client fetching the pixel twice or a person pressing
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from engine.core.tracking.events import NewEvent
 
@@ -113,16 +114,7 @@ def machine_reason(hit: Hit, sent_at: datetime | None) -> MachineReason | None:
 
 def open_event(send: Tracked, hit: Hit) -> NewEvent:
     """The ``opened`` event of a pixel fetch (see the module docstring for its key)."""
-    reason = machine_reason(hit, send.sent_at)
-    return NewEvent(
-        key=f"open:{send.send_id}:{_minute(hit.at)}{':m' if reason else ''}",
-        source=SOURCE,
-        kind="opened",
-        occurred_at=hit.at,
-        send_id=send.send_id,
-        machine=reason is not None,
-        detail={"machine": reason} if reason else {},
-    )
+    return _per_minute("opened", f"open:{send.send_id}", send, hit)
 
 
 def click_events(send: Tracked, link_id: int, url: str, hit: Hit) -> list[NewEvent]:
@@ -133,18 +125,9 @@ def click_events(send: Tracked, link_id: int, url: str, hit: Hit) -> list[NewEve
     ``open:<send>:click``, at the click's time). A machine click implies
     nothing.
     """
-    reason = machine_reason(hit, send.sent_at)
-    click = NewEvent(
-        key=f"click:{send.send_id}:{link_id}:{_minute(hit.at)}{':m' if reason else ''}",
-        source=SOURCE,
-        kind="clicked",
-        occurred_at=hit.at,
-        send_id=send.send_id,
-        machine=reason is not None,
-        url=url,
-        detail={"link_id": link_id, **({"machine": reason} if reason else {})},
-    )
-    if reason or send.opened:
+    prefix = f"click:{send.send_id}:{link_id}"
+    click = _per_minute("clicked", prefix, send, hit, url, {"link_id": link_id})
+    if click.machine or send.opened:
         return [click]
     implied = NewEvent(
         key=f"open:{send.send_id}:click",
@@ -155,6 +138,28 @@ def click_events(send: Tracked, link_id: int, url: str, hit: Hit) -> list[NewEve
         detail={"implied_by": "click"},
     )
     return [click, implied]
+
+
+def _per_minute(
+    kind: str,
+    prefix: str,
+    send: Tracked,
+    hit: Hit,
+    url: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> NewEvent:
+    """An event keyed ``<prefix>:<unix minute>``, ``:m`` appended when a machine's."""
+    reason = machine_reason(hit, send.sent_at)
+    return NewEvent(
+        key=f"{prefix}:{int(hit.at.timestamp()) // 60}{':m' if reason else ''}",
+        source=SOURCE,
+        kind=kind,
+        occurred_at=hit.at,
+        send_id=send.send_id,
+        machine=reason is not None,
+        url=url,
+        detail={**(detail or {}), **({"machine": reason} if reason else {})},
+    )
 
 
 def unsubscribe_event(send_id: int, via: Via, now: datetime) -> NewEvent:
@@ -182,7 +187,3 @@ def mask_address(address: str | None) -> str:
     if not at:
         return "•••"
     return f"{local[:1]}•••@{domain}"
-
-
-def _minute(at: datetime) -> int:
-    return int(at.timestamp()) // 60
