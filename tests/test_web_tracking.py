@@ -15,7 +15,6 @@ from sqlalchemy import select, update
 
 from engine.bootstrap import Adapters, bootstrap
 from engine.core.sending.message import Message
-from engine.core.tracking.engagement import Hit, machine_reason, mask_address
 from engine.db.models import Consent, Customer, Event, OutboxMessage, Send
 from engine.db.outbox import OutboxChannel
 from engine.settings import Settings
@@ -25,10 +24,9 @@ from .fakes import FakeChannel, FakeClock
 from .helpers import snapshot
 from .test_dispatch import EMAIL, OPEN, dispatch, launch, people
 from .test_launch import policy, table
+from .test_tracking_engagement import BROWSER, GMAIL
 from .web import Site, path_of, site_on
 
-BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/130.0 Safari/537.36"
-GMAIL = "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
 LATER = OPEN + timedelta(hours=2)
 SHOP = "https://shop.example/new?code="
 
@@ -95,33 +93,6 @@ def test_the_pixel_records_one_open_per_minute_and_always_answers_a_gif(
         answer = site.client.get(f"/t/o/{bad}", headers={"User-Agent": BROWSER})
         assert answer.status_code == 200 and answer.data == PIXEL
     assert snapshot(adapters) == before
-
-
-@pytest.mark.parametrize(
-    ("agent", "head", "seconds", "reason"),
-    [
-        ("Mozilla/5.0", False, 3600, "apple_mpp"),
-        ("", False, 3600, "no_user_agent"),
-        ("Mozilla/5.0 (compatible; Barracuda Sentinel)", False, 3600, "scanner"),
-        ("python-requests/2.32", False, 3600, "scanner"),
-        (BROWSER, True, 3600, "head_request"),
-        (BROWSER, False, 9, "too_soon"),
-        (GMAIL, False, 9, "too_soon"),
-        (BROWSER, False, 10, None),
-        (GMAIL, False, 3600, None),  # Gmail's proxy fetches when a person opens
-        (
-            "YahooMailProxy; https://help.yahoo.com/kb/yahoo-mail-proxy-SLN28749.html",
-            False,
-            60,
-            None,
-        ),
-    ],
-)
-def test_machine_opens_by_agent_method_and_time(
-    agent: str, head: bool, seconds: int, reason: str | None
-) -> None:
-    assert machine_reason(Hit(OPEN + timedelta(seconds=seconds), agent, head), OPEN) == reason
-    assert machine_reason(Hit(OPEN, BROWSER), None) is None  # no sent_at: not judged by time
 
 
 def test_machine_opens_are_kept_flagged_and_do_not_count_as_opened(
@@ -342,9 +313,3 @@ def test_an_unavailable_database_still_serves_the_pixel_and_503_elsewhere(
         )
     finally:
         down.engine.dispose()
-
-
-def test_masked_addresses_keep_only_the_first_character_and_the_domain() -> None:
-    assert mask_address("paula@example.com") == "p•••@example.com"
-    assert mask_address("a@b@example.com") == "a•••@example.com"
-    assert mask_address("no-at-sign") == "•••" and mask_address(None) == ""
