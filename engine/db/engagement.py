@@ -7,7 +7,7 @@ writes the consent ledger and its event in one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,19 +25,24 @@ from engine.db.optouts import latest_consent, set_consent
 class SqlEngagement:
     engine: Engine
 
-    def tracked(self, send_id: int) -> Tracked | None:
-        """The send with this id (None when there is none), by primary key."""
+    def record_for(
+        self, send_id: int, events_of: Callable[[Tracked], Sequence[NewEvent]], now: datetime
+    ) -> int | None:
+        """Record the events `events_of` makes of the send, in one transaction.
+
+        Returns how many were new to the ledger (None: there is no such send).
+        The send is read in the same transaction the events are written in,
+        so what is decided about it (machine open, implied open) is decided
+        on what is stored.
+        """
         query = select(
             Send.id, Send.customer_id, Send.channel, Send.sent_at, Send.opened_at.is_not(None)
         ).where(Send.id == send_id)
-        with self.engine.connect() as conn:
-            row = conn.execute(query).first()
-        return Tracked(*row) if row else None
-
-    def record(self, events: Sequence[NewEvent], now: datetime) -> int:
-        """Record the events the ledger does not have yet; returns how many were new."""
         with SqlLedger(self.engine).unit() as unit:
-            return len(unit.record(events, now))
+            row = unit.conn.execute(query).first()
+            if row is None:
+                return None
+            return len(unit.record(events_of(Tracked(*row)), now))
 
     def destination(self, link_id: int) -> str | None:
         """Where a click on `link_id` goes (None for an unknown link)."""

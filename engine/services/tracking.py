@@ -7,7 +7,7 @@ the store (`engine.db.engagement.SqlEngagement`) records it once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
@@ -28,8 +28,9 @@ _REDIRECTABLE = ("http://", "https://")
 
 
 class EngagementStore(Protocol):
-    def tracked(self, send_id: int) -> Tracked | None: ...
-    def record(self, events: Sequence[NewEvent], now: datetime) -> int: ...
+    def record_for(
+        self, send_id: int, events_of: Callable[[Tracked], Sequence[NewEvent]], now: datetime
+    ) -> int | None: ...
     def destination(self, link_id: int) -> str | None: ...
     def subscription(self, send_id: int) -> Subscription | None: ...
     def unsubscribe(
@@ -39,10 +40,7 @@ class EngagementStore(Protocol):
 
 def record_open(store: EngagementStore, send_id: int, hit: Hit) -> bool:
     """Record the open of a pixel fetch; True when it is a new event (False: unknown send too)."""
-    send = store.tracked(send_id)
-    if send is None:
-        return False
-    return store.record([open_event(send, hit)], hit.at) > 0
+    return bool(store.record_for(send_id, lambda send: [open_event(send, hit)], hit.at))
 
 
 def follow_click(store: EngagementStore, send_id: int, link_id: int, hit: Hit) -> str | None:
@@ -54,9 +52,7 @@ def follow_click(store: EngagementStore, send_id: int, link_id: int, hit: Hit) -
     url = store.destination(link_id)
     if url is None or not url.lower().startswith(_REDIRECTABLE):
         return None
-    send = store.tracked(send_id)
-    if send is not None:
-        store.record(click_events(send, link_id, url, hit), hit.at)
+    store.record_for(send_id, lambda send: click_events(send, link_id, url, hit), hit.at)
     return url
 
 
