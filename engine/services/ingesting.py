@@ -200,7 +200,7 @@ def ingest_sendgrid(
 
 
 def _join_email(unit: EventUnit, events: list[SendGridEvent]) -> tuple[dict[int, int], set[int]]:
-    """(event index -> send id, send ids the provider proved it accepted).
+    """(event index -> send id, ids of waiting sends the provider proved it accepted).
 
     Our custom arg first; else the request's X-Message-Id with the address;
     else (asynchronous bounces carry neither) the latest e-mail send to the
@@ -208,6 +208,8 @@ def _join_email(unit: EventUnit, events: list[SendGridEvent]) -> tuple[dict[int,
     """
     refs = unit.sends({e.send_id for e in events if e.send_id is not None}, "email")
     joined = {i: e.send_id for i, e in enumerate(events) if e.send_id in refs}
+    # Only a send still waiting for the provider's word can be reconciled.
+    waiting = {sid for sid, ref in refs.items() if ref.state in ("unknown", "sending")}
     rest = [i for i, e in enumerate(events) if i not in joined and e.email]
     by_message = unit.sends_by_message(
         {(m, e.email) for i in rest for e in [events[i]] for m in [e.message_id] if m and e.email}
@@ -216,7 +218,13 @@ def _join_email(unit: EventUnit, events: list[SendGridEvent]) -> tuple[dict[int,
         event = events[i]
         if event.message_id and (event.message_id, event.email or "") in by_message:
             joined[i] = by_message[(event.message_id, event.email or "")]
-    proven = {send_id for send_id in joined.values()}
+    by_message_ids = {joined[i] for i in rest if i in joined}
+    waiting |= {
+        sid
+        for sid, ref in unit.sends(by_message_ids, "email").items()
+        if ref.state in ("unknown", "sending")
+    }
+    proven = waiting
     orphans = [i for i in rest if i not in joined and events[i].message_id is None]
     history = unit.email_sends_to({events[i].email or "" for i in orphans})
     for i in orphans:
@@ -290,7 +298,8 @@ def ingest_twilio_status(
         reconciled = 0
         ref = refs.get(send_id) if send_id is not None else None
         if fresh and send_id is not None and ref is not None:
-            reconciled = unit.reconcile([(send_id, parsed.message_sid)], now)
+            if ref.state in ("unknown", "sending"):
+                reconciled = unit.reconcile([(send_id, parsed.message_sid)], now)
             outcome = parsed.outcome(send_id)
             if outcome is not None:
                 why = outcome.error or outcome.kind
