@@ -33,7 +33,6 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlencode
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -42,11 +41,11 @@ from sqlalchemy import func, insert, select
 from twilio.request_validator import RequestValidator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_import import _database  # type: ignore[import-not-found]  # noqa: E402
+from bench_import import _database  # type: ignore[import-not-found]
 
-from engine.db import migrate  # noqa: E402
-from engine.db.connect import make_engine  # noqa: E402
-from engine.db.models import Campaign, Cell, Contact, Customer, Event, Send  # noqa: E402
+from engine.db import migrate
+from engine.db.connect import make_engine
+from engine.db.models import Campaign, Cell, Contact, Customer, Event, Send
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 11, 5, 2, 0, tzinfo=UTC)

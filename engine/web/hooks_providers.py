@@ -28,12 +28,8 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from engine.db.provider_events import SqlProviderEvents
-from engine.services.ingesting import (
-    ReplyTexts,
-    ingest_sendgrid,
-    ingest_twilio_inbound,
-    ingest_twilio_status,
-)
+from engine.services.ingesting import ingest_sendgrid
+from engine.services.ingesting_sms import ReplyTexts, ingest_twilio_inbound, ingest_twilio_status
 from engine.web.context import engine_context
 
 log = logging.getLogger(__name__)
