@@ -16,18 +16,16 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, select
-from sqlalchemy.orm import aliased
 
 from engine.core.sending.due import SuppressionKind, suppression_token
 from engine.core.tracking.events import NewEvent
 from engine.db.dispatch import reconcile_sends
 from engine.db.effects import pause_campaign, record_alert
 from engine.db.ledger import LedgerUnit, Recorded, SendRef, SqlLedger
-from engine.db.models import Consent, Customer, Event, Send, Suppression
-from engine.db.optouts import customers_by, set_consent, suppress
+from engine.db.models import Customer, Event, Send, Suppression
+from engine.db.optouts import customers_by, set_consent, suppress, withdrawn_customers
 from engine.db.responses import insert_responses
 
-# What the ledger says about a send, as the webhooks need it.
 __all__ = ["ProviderUnit", "Recorded", "SendRef", "SmsContact", "SqlProviderEvents"]
 
 
@@ -175,11 +173,7 @@ class ProviderUnit:
         """
         return int(
             self.conn.execute(
-                delete(Suppression).where(
-                    Suppression.channel == channel,
-                    Suppression.token_hash == suppression_token(kind, value),
-                    Suppression.reason == reason,
-                )
+                delete(Suppression).where(*_for_reason(channel, kind, value, reason))
             ).rowcount
         )
 
@@ -196,23 +190,7 @@ class ProviderUnit:
             return True
         if not customers:
             return False
-        newer = aliased(Consent)
-        later = select(newer.id).where(
-            newer.customer_id == Consent.customer_id,
-            newer.channel == Consent.channel,
-            newer.id > Consent.id,
-        )
-        found = self.conn.execute(
-            select(Consent.id)
-            .where(
-                Consent.customer_id.in_(sorted(set(customers))),
-                Consent.channel == channel,
-                Consent.status == "withdrawn",
-                ~later.exists(),
-            )
-            .limit(1)
-        ).first()
-        return found is not None
+        return bool(withdrawn_customers(self.conn, channel, customers))
 
     def latest_sms(self, customers: Collection[int]) -> SmsContact | None:
         """The newest SMS that went to any of `customers` (ix_sends_customer_channel)."""
@@ -269,14 +247,14 @@ class ProviderUnit:
         return pause_campaign(self.conn, campaign_id, reason, now)
 
     def _suppressed(self, channel: str, kind: SuppressionKind, value: str, reason: str) -> bool:
-        token = suppression_token(kind, value)
-        found = self.conn.execute(
-            select(Suppression.id)
-            .where(
-                Suppression.channel == channel,
-                Suppression.token_hash == token,
-                Suppression.reason == reason,
-            )
-            .limit(1)
-        ).first()
-        return found is not None
+        query = select(Suppression.id).where(*_for_reason(channel, kind, value, reason))
+        return self.conn.execute(query.limit(1)).first() is not None
+
+
+def _for_reason(channel: str, kind: SuppressionKind, value: str, reason: str) -> tuple[Any, ...]:
+    """The suppressions of one address on `channel` for `reason` (ix on token_hash)."""
+    return (
+        Suppression.channel == channel,
+        Suppression.token_hash == suppression_token(kind, value),
+        Suppression.reason == reason,
+    )
