@@ -151,6 +151,9 @@ def test_status_callbacks_settle_delivery_and_a_failure_is_never_erased(adapters
     assert sends[a["id"]]["delivery"] == "delivered"
     assert sends[b["id"]]["delivery"] == "undelivered"
     assert after["events"] == 5 and after["suppressions"] == 0  # 30003 suppresses nothing
+    stored = table(adapters, WebhookBatch)[0]
+    assert f"MessageSid={sid_of(a['id'])}" in stored["body"]  # the raw form, as it came
+    assert stored["headers"]["X-Twilio-Signature"]
 
 
 @pytest.mark.parametrize(

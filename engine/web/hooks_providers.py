@@ -62,10 +62,10 @@ def sendgrid_events() -> Response:
 @blueprint.post("/webhooks/twilio/status")
 def twilio_status() -> Response:
     """Verify, store and apply one message status callback."""
+    body = request.get_data(as_text=True)  # first: the form is then parsed from the cached body
     if not _verified_twilio():
         return _answer(403, "signature not verified")
     context = engine_context()
-    body = request.get_data(as_text=True)
     params = request.form.to_dict()
     send = request.args.get("send")
     done = ingest_twilio_status(_store(), body, params, send, _headers(), context.clock())
@@ -77,12 +77,12 @@ def twilio_status() -> Response:
 @blueprint.post("/webhooks/twilio/inbound")
 def twilio_inbound() -> Response:
     """Verify, store and apply an inbound text; answer TwiML with at most one message."""
+    body = request.get_data(as_text=True)  # first: the form is then parsed from the cached body
     if not _verified_twilio():
         return _answer(403, "signature not verified")
     context = engine_context()
     sender = context.adapters.settings.sender
     texts = ReplyTexts(sender.name, sender.sms_opt_out_hint, sender.email)
-    body = request.get_data(as_text=True)
     params = request.form.to_dict()
     done = ingest_twilio_inbound(_store(), body, params, _headers(), texts, context.clock())
     if not done.ingested.usable:
