@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, update
 
 from engine.core.sending.due import Due
 from engine.core.sending.states import Settled
@@ -196,31 +196,9 @@ class SqlDispatch:
             )
 
     def reconcile(self, sightings: Iterable[tuple[int, str | None]], now: datetime) -> int:
-        """Provider evidence of acceptance: (send id, provider message id) -> `sent`.
-
-        Only `unknown` and `sending` sends change; a send already settled
-        keeps its state (events arrive late and repeat).
-        """
-        rows = [{"sid": sid, "pmid": pmid, "now": now} for sid, pmid in sightings]
-        if not rows:
-            return 0
-        statement = (
-            update(Send)
-            .where(
-                Send.id == bindparam("sid"), or_(Send.state == "unknown", Send.state == "sending")
-            )
-            .values(
-                state="sent",
-                provider_message_id=func.coalesce(bindparam("pmid"), Send.provider_message_id),
-                sent_at=func.coalesce(Send.sent_at, bindparam("now", type_=Send.sent_at.type)),
-                last_error=None,
-                lease_expires_at=None,
-                updated_at=bindparam("now", type_=Send.updated_at.type),
-            )
-        )
+        """Provider evidence of acceptance: (send id, provider message id) -> `sent`."""
         with self.engine.begin() as conn:
-            result = conn.execute(statement.execution_options(synchronize_session=False), rows)
-        return int(result.rowcount)
+            return reconcile_sends(conn, sightings, now)
 
     def _update(
         self, ids: Sequence[int], worker: str, states: tuple[str, ...], **values: Any
@@ -233,6 +211,34 @@ class SqlDispatch:
                 .where(Send.id.in_(list(ids)), Send.state.in_(states), Send.claimed_by == worker)
                 .values(**values)
             )
+
+
+def reconcile_sends(
+    conn: Connection, sightings: Iterable[tuple[int, str | None]], now: datetime
+) -> int:
+    """Turn `unknown` and `sending` sends seen by their provider into `sent` (caller's transaction).
+
+    Only those two states change; a send already settled keeps its state
+    (events arrive late and repeat). Webhooks call it in the transaction
+    that records the event that proved the acceptance. Returns rows changed.
+    """
+    rows = [{"sid": sid, "pmid": pmid, "now": now} for sid, pmid in sightings]
+    if not rows:
+        return 0
+    statement = (
+        update(Send)
+        .where(Send.id == bindparam("sid"), or_(Send.state == "unknown", Send.state == "sending"))
+        .values(
+            state="sent",
+            provider_message_id=func.coalesce(bindparam("pmid"), Send.provider_message_id),
+            sent_at=func.coalesce(Send.sent_at, bindparam("now", type_=Send.sent_at.type)),
+            last_error=None,
+            lease_expires_at=None,
+            updated_at=bindparam("now", type_=Send.updated_at.type),
+        )
+    )
+    result = conn.execute(statement.execution_options(synchronize_session=False), rows)
+    return int(result.rowcount)
 
 
 def _due_rows(ids: list[int]) -> Any:

@@ -32,7 +32,7 @@ class SqlEffects:
         with self.engine.begin() as conn:
             for due, outcome in results:
                 self._one(conn, due, outcome, now)
-                if outcome.pause and _pause(conn, due.campaign_id, outcome.pause, now):
+                if outcome.pause and pause_campaign(conn, due.campaign_id, outcome.pause, now):
                     paused.append((due.campaign_id, outcome.pause))
             for campaign_id, outcomes in _by_campaign(results).items():
                 reason = _count_errors(conn, campaign_id, outcomes, pause_after, now)
@@ -50,15 +50,7 @@ class SqlEffects:
             evidence = f"send {due.send_id}: {why}"
             set_consent(conn, customer, due.channel, "withdrawn", self.source, evidence, now)
         if outcome.alert:
-            conn.execute(
-                insert(Alert).values(
-                    created_at=now,
-                    campaign_id=due.campaign_id,
-                    send_id=due.send_id,
-                    kind=due.channel,
-                    message=outcome.alert[:1000],
-                )
-            )
+            record_alert(conn, due.campaign_id, due.send_id, due.channel, outcome.alert, now)
 
 
 def _by_campaign(results: Sequence[tuple[Due, Outcome]]) -> dict[int, list[Outcome]]:
@@ -68,19 +60,31 @@ def _by_campaign(results: Sequence[tuple[Due, Outcome]]) -> dict[int, list[Outco
     return grouped
 
 
-def _pause(conn: Connection, campaign_id: int, reason: str, now: datetime) -> str:
-    """Pause a running campaign; returns the reason, or '' when it was not running."""
+def record_alert(
+    conn: Connection,
+    campaign_id: int | None,
+    send_id: int | None,
+    kind: str,
+    text: str,
+    now: datetime,
+) -> None:
+    """An alert for an operator (carrier filtering, a paused campaign)."""
+    conn.execute(
+        insert(Alert).values(
+            created_at=now, campaign_id=campaign_id, send_id=send_id, kind=kind, message=text[:1000]
+        )
+    )
+
+
+def pause_campaign(conn: Connection, campaign_id: int, reason: str, now: datetime) -> str:
+    """Pause a running campaign (dispatcher and webhooks); returns the reason, or '' if not running."""
     done = conn.execute(
         update(Campaign)
         .where(Campaign.id == campaign_id, Campaign.status == "running")
         .values(status="paused", status_reason=reason[:500], updated_at=now)
     ).rowcount
     if done:
-        conn.execute(
-            insert(Alert).values(
-                created_at=now, campaign_id=campaign_id, kind="paused", message=reason[:1000]
-            )
-        )
+        record_alert(conn, campaign_id, None, "paused", reason, now)
     return reason if done else ""
 
 
@@ -104,4 +108,6 @@ def _count_errors(
     if errors < limit:
         return ""
     last = next(o.error for o in reversed(outcomes) if counts_as_provider_error(o))
-    return _pause(conn, campaign_id, f"{errors} provider errors in a row; last: {last}", now)
+    return pause_campaign(
+        conn, campaign_id, f"{errors} provider errors in a row; last: {last}", now
+    )

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, case, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import BigInteger, Connection, Engine, any_, bindparam, case, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from engine.core.tracking.events import DELIVERY_RANK, NewEvent
+from engine.db.ledger_sets import insert_events, update_delivery, update_first
 from engine.db.models import Event, QuarantinedEvent, Send, WebhookBatch
 
 
@@ -85,7 +86,7 @@ class LedgerUnit:
             Send.step,
             Send.state,
             Send.sent_at,
-        ).where(Send.id.in_(sorted(set(ids))))
+        ).where(_among(self.conn, Send.id, sorted(set(ids))))
         return {row[0]: SendRef(*row) for row in self.conn.execute(query)}
 
     def record(
@@ -101,9 +102,7 @@ class LedgerUnit:
             return []
         refs = self.sends([e.send_id for e in unique if e.send_id is not None])
         rows = [_row(event, refs.get(event.send_id or -1), now, batch_id) for event in unique]
-        maker = pg_insert if self.conn.dialect.name == "postgresql" else sqlite_insert
-        statement = maker(Event).on_conflict_do_nothing(index_elements=["event_key"])
-        inserted = set(self.conn.execute(statement.returning(Event.event_key), rows).scalars())
+        inserted = self._insert(rows)
         fresh = [event for event in unique if event.key in inserted]
         self._update_sends(fresh, refs)
         return [
@@ -116,6 +115,16 @@ class LedgerUnit:
             for event in fresh
             for ref in [refs.get(event.send_id or -1)]
         ]
+
+    def _insert(self, rows: list[dict[str, Any]]) -> set[str]:
+        """Insert event rows new to the ledger (ON CONFLICT DO NOTHING); returns their keys.
+
+        PostgreSQL: one statement over arrays (`engine.db.ledger_sets`).
+        """
+        if self.conn.dialect.name == "postgresql":
+            return insert_events(self.conn, rows)
+        statement = sqlite_insert(Event).on_conflict_do_nothing(index_elements=["event_key"])
+        return set(self.conn.execute(statement.returning(Event.event_key), rows).scalars())
 
     def quarantine(
         self, batch_id: int | None, source: str, position: int, reason: str, raw: str, now: datetime
@@ -139,16 +148,37 @@ class LedgerUnit:
         )
 
     def _update_sends(self, fresh: list[NewEvent], refs: dict[int, SendRef]) -> None:
-        """Delivery status by rank (never down), first human open and click."""
-        delivery = [
-            {"sid": e.send_id, "status": e.kind, "rank": DELIVERY_RANK[e.kind], "at": e.occurred_at}
-            for e in fresh
-            if e.send_id in refs and e.kind in DELIVERY_RANK
-        ]
-        if delivery:
+        """Delivery status by rank (never down), first human open and click.
+
+        Reduced to one row per send first (the highest-ranked status, the
+        first of equals; the earliest open and click), which is what applying
+        the events one by one would leave; then one statement per column on
+        PostgreSQL, an executemany on SQLite.
+        """
+        best: dict[int, NewEvent] = {}
+        first: dict[str, dict[int, datetime]] = {"opened": {}, "clicked": {}}
+        for e in fresh:
+            if e.send_id not in refs:
+                continue
+            sid = e.send_id
+            if e.kind in DELIVERY_RANK and (
+                sid not in best or DELIVERY_RANK[e.kind] > DELIVERY_RANK[best[sid].kind]
+            ):
+                best[sid] = e
+            if e.kind in first and not e.machine:
+                seen = first[e.kind].get(sid)
+                first[e.kind][sid] = e.occurred_at if seen is None else min(seen, e.occurred_at)
+        postgres = self.conn.dialect.name == "postgresql"
+        if best and postgres:
+            update_delivery(self.conn, [(s, e.kind, e.occurred_at) for s, e in best.items()])
+        elif best:
             rank = case(
                 *[(Send.delivery == status, r) for status, r in DELIVERY_RANK.items()], else_=0
             )
+            rows = [
+                {"sid": s, "status": e.kind, "rank": DELIVERY_RANK[e.kind], "at": e.occurred_at}
+                for s, e in best.items()
+            ]
             self.conn.execute(
                 update(Send)
                 .where(Send.id == bindparam("sid"), rank < bindparam("rank"))
@@ -157,25 +187,29 @@ class LedgerUnit:
                     delivery_at=bindparam("at", type_=Send.delivery_at.type),
                 )
                 .execution_options(synchronize_session=False),
-                delivery,
+                rows,
             )
         for kind, column in (("opened", Send.opened_at), ("clicked", Send.clicked_at)):
-            first = [
-                {"sid": e.send_id, "at": e.occurred_at}
-                for e in fresh
-                if e.send_id in refs and e.kind == kind and not e.machine
-            ]
-            if first:
-                at = bindparam("at", type_=column.type)
-                self.conn.execute(
-                    update(Send)
-                    .where(Send.id == bindparam("sid"))
-                    .values(
-                        {column.key: case((column.is_(None), at), (column > at, at), else_=column)}
-                    )
-                    .execution_options(synchronize_session=False),
-                    first,
-                )
+            if not first[kind]:
+                continue
+            if postgres:
+                update_first(self.conn, column.key, list(first[kind].items()))
+                continue
+            at = bindparam("at", type_=column.type)
+            self.conn.execute(
+                update(Send)
+                .where(Send.id == bindparam("sid"))
+                .values({column.key: case((column.is_(None), at), (column > at, at), else_=column)})
+                .execution_options(synchronize_session=False),
+                [{"sid": s, "at": t} for s, t in first[kind].items()],
+            )
+
+
+def _among(conn: Connection, column: Any, ids: list[int]) -> Any:
+    """``column IN ids``; on PostgreSQL ``= ANY(array)``: one parameter, not one per id."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam("ids", ids, type_=ARRAY(BigInteger)))
+    return column.in_(ids)
 
 
 def _row(

@@ -28,7 +28,17 @@ EMAIL_KINDS: Final = (
     "group_unsubscribed",
     "group_resubscribed",
 )
-SMS_KINDS: Final = ("sms_sent", "delivered", "undelivered", "failed", "read", "replied")
+SMS_KINDS: Final = (
+    "sms_sent",
+    "delivered",
+    "undelivered",
+    "failed",
+    "read",
+    "replied",  # inbound: any other text
+    "unsubscribed",  # inbound: STOP and free-text revocations
+    "resubscribed",  # inbound: START, UNSTOP (YES while opted out)
+    "help",  # inbound: HELP, INFO
+)
 MAIL_KINDS: Final = ("in_transit", "delivered", "rerouted", "returned")
 CALL_KINDS: Final = ("call_disposition",)
 

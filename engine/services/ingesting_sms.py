@@ -1,0 +1,201 @@
+"""Use cases of Twilio callbacks: message status callbacks and inbound texts.
+
+Same shape as the SendGrid use case (`engine.services.ingesting`): the raw
+body is stored first, then one unit of work applies what is new.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from engine.core.tracking.events import NewEvent
+from engine.core.tracking.replies import Intent, classify, confirmation
+from engine.core.tracking.sendgrid_events import Unusable
+from engine.core.tracking.twilio_events import SOURCE as TWILIO
+from engine.core.tracking.twilio_events import parse_inbound, parse_status
+from engine.services.ingesting import EventStore, EventUnit, Ingested, SmsContact
+
+# Inbound texts in the ledger, by what they ask for.
+INBOUND_KINDS: dict[Intent, str] = {
+    "stop": "unsubscribed",
+    "start": "resubscribed",
+    "help": "help",
+    "rating": "replied",
+    "reply": "replied",
+}
+STOP_REASON = "sms_stop"  # the suppression a STOP writes and a START lifts
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyTexts:
+    """What the confirmations and the HELP answer say (from the sender settings)."""
+
+    sender: str
+    opt_out_hint: str
+    help_contact: str
+
+
+@dataclass(frozen=True, slots=True)
+class InboundResult:
+    """An inbound text's outcome: the one message to answer with (None: answer nothing)."""
+
+    ingested: Ingested
+    intent: Intent | None = None
+    answer: str | None = None
+
+
+def ingest_twilio_status(
+    store: EventStore,
+    body: str,
+    params: Mapping[str, str],
+    send: str | None,
+    headers: dict[str, str],
+    now: datetime,
+) -> Ingested:
+    """Store and apply a verified status callback (`send`: the ``send`` value of its URL).
+
+    Every callback proves Twilio took the message: an `unknown` send
+    becomes `sent` with the MessageSid. A failure's ErrorCode means what it
+    means at create time (`twilio_outcome`): suppress the phone, withdraw
+    consent, or alert an operator.
+    """
+    batch_id = store.store_batch("twilio_status", body, headers, now)
+    parsed = parse_status(params, send, headers.get("I-Twilio-Idempotency-Token"), now)
+    with store.unit() as unit:
+        if isinstance(parsed, Unusable):
+            unit.quarantine(batch_id, TWILIO, 0, parsed.reason, body, now)
+            unit.finish_batch(batch_id, 0, 1, now)
+            return Ingested(batch_id, 0, 1, usable=False)
+        refs = unit.sends([parsed.send_id] if parsed.send_id is not None else [], "sms")
+        send_id = parsed.send_id if parsed.send_id in refs else None
+        if send_id is None:
+            send_id = unit.sms_sends_by_sid([parsed.message_sid]).get(parsed.message_sid)
+            refs = unit.sends([send_id] if send_id is not None else [], "sms")
+        fresh = unit.record([parsed.new_event(send_id)], now, batch_id)
+        reconciled = 0
+        ref = refs.get(send_id) if send_id is not None else None
+        if fresh and send_id is not None and ref is not None:
+            if ref.state in ("unknown", "sending"):
+                reconciled = unit.reconcile([(send_id, parsed.message_sid)], now)
+            outcome = parsed.outcome(send_id)
+            if outcome is not None:
+                why = outcome.error or outcome.kind
+                if outcome.suppress and parsed.to:
+                    unit.suppress("sms", "phone", parsed.to, ref.customer_id, why, TWILIO, now)
+                if outcome.opt_out:
+                    unit.set_consent(
+                        [ref.customer_id], "sms", "withdrawn", f"send {send_id}: {why}", now
+                    )
+                if outcome.alert:
+                    unit.alert(ref.campaign_id, send_id, "sms", outcome.alert, now)
+        unit.finish_batch(batch_id, len(fresh), 0, now)
+    return Ingested(batch_id, len(fresh), 0, reconciled)
+
+
+def ingest_twilio_inbound(
+    store: EventStore,
+    body: str,
+    params: Mapping[str, str],
+    headers: dict[str, str],
+    texts: ReplyTexts,
+    now: datetime,
+) -> InboundResult:
+    """Store and apply a verified inbound text; returns the one message to answer with.
+
+    STOP (or any reasonable revocation, `engine.core.tracking.replies`)
+    withdraws SMS consent for every customer with that phone and suppresses
+    the phone (reason ``sms_stop``); START gives consent again and lifts
+    that suppression (and only that one: a landline stays suppressed).
+    Either is confirmed once, only when it changed something and Twilio has
+    not confirmed it itself (``OptOutType`` set). Anything else is a
+    ``reply`` response on the latest SMS to that phone.
+    """
+    batch_id = store.store_batch("twilio_inbound", body, headers, now)
+    message = parse_inbound(params, now)
+    with store.unit() as unit:
+        if isinstance(message, Unusable):
+            unit.quarantine(batch_id, TWILIO, 0, message.reason, body, now)
+            unit.finish_batch(batch_id, 0, 1, now)
+            return InboundResult(Ingested(batch_id, 0, 1, usable=False))
+        phone = message.phone
+        customers = unit.customers_with("phone", [phone]).get(phone, [])
+        opted_out = unit.opted_out(customers, "sms", "phone", phone, STOP_REASON)
+        reply = classify(message.body, opted_out, message.opt_out_type)
+        contact = unit.latest_sms(customers)
+        event = NewEvent(
+            message.key,
+            TWILIO,
+            INBOUND_KINDS[reply.intent],
+            now,
+            send_id=contact.send_id if contact else None,
+            customer_id=contact.customer_id if contact else (customers[0] if customers else None),
+            detail={"intent": reply.intent, **({"rating": reply.rating} if reply.rating else {})},
+        )
+        fresh = unit.record([event], now, batch_id)
+        answer = None
+        if fresh:
+            changed = _apply_inbound(unit, message.message_sid, phone, customers, reply.intent, now)
+            if changed is None:
+                _reply_response(
+                    unit, message.message_sid, message.body, reply.rating, contact, customers, now
+                )
+            elif changed and message.opt_out_type is None:
+                answer = confirmation(
+                    reply.intent, texts.sender, texts.opt_out_hint, texts.help_contact
+                )
+        unit.finish_batch(batch_id, len(fresh), 0, now)
+    return InboundResult(Ingested(batch_id, len(fresh), 0), reply.intent, answer)
+
+
+def _apply_inbound(
+    unit: EventUnit, sid: str, phone: str, customers: list[int], intent: Intent, now: datetime
+) -> bool | None:
+    """Apply a STOP, START or HELP: True when it changed something worth confirming.
+
+    None for an ordinary reply or a rating (no keyword: it is a response).
+    """
+    evidence = f"inbound sms {sid}"
+    if intent == "stop":
+        withdrawn = unit.set_consent(customers, "sms", "withdrawn", f"{evidence}: STOP", now)
+        suppressed = unit.suppress("sms", "phone", phone, None, STOP_REASON, TWILIO, now)
+        return withdrawn or suppressed
+    if intent == "start":
+        granted = unit.set_consent(customers, "sms", "granted", f"{evidence}: START", now)
+        return unit.lift("sms", "phone", phone, STOP_REASON) > 0 or granted
+    if intent == "help":
+        return True  # every HELP gets the answer (a replayed one is not fresh)
+    return None
+
+
+def _reply_response(
+    unit: EventUnit,
+    sid: str,
+    text: str,
+    rating: str | None,
+    contact: SmsContact | None,
+    customers: list[int],
+    now: datetime,
+) -> None:
+    """A ``reply`` response credited to the latest SMS to that phone (direct), once per MessageSid."""
+    unit.responses(
+        [
+            {
+                "source": TWILIO,
+                "source_ref": sid,
+                "kind": "reply",
+                "customer_id": contact.customer_id
+                if contact
+                else (customers[0] if customers else None),
+                "contact_id": contact.contact_id if contact else None,
+                "campaign_id": contact.campaign_id if contact else None,
+                "send_id": contact.send_id if contact else None,
+                "attribution": "direct" if contact else "none",
+                "occurred_at": now,
+                "recorded_at": now,
+                "value": rating,
+                "detail": {"text": text[:1600]},
+            }
+        ]
+    )
