@@ -54,8 +54,8 @@ def rows(adapters: Adapters, table: str, order_by: str = "id") -> list[dict[str,
 def snapshot(adapters: Adapters) -> dict[str, list[dict[str, Any]]]:
     """Every row of every table: what "changes nothing" is checked against."""
     return {
-        name: rows(adapters, name, "customer_id" if name == "customer_metrics" else "id")
-        for name in Base.metadata.tables
+        name: rows(adapters, name, table.primary_key.columns[0].name)  # throttles: by channel
+        for name, table in Base.metadata.tables.items()
     }
 
 
