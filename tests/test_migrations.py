@@ -7,12 +7,14 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import func, insert, inspect, select
 
 from engine.db import migrate
 from engine.db.connect import make_engine
-from engine.db.models import Base
+from engine.db.models import Base, Campaign, Contact, Customer, OutboxMessage, Send
 from engine.errors import SchemaNotReady
+
+from .conftest import NOW
 
 
 def test_migrated_schema_matches_the_models(database_url: str) -> None:
@@ -27,13 +29,57 @@ def test_migrated_schema_matches_the_models(database_url: str) -> None:
 def test_upgrade_is_idempotent_and_downgrade_returns_to_empty(database_url: str) -> None:
     engine = make_engine(database_url)
     migrate.upgrade(engine)  # already at head: a no-op
-    assert migrate.current(engine) == "0004"
+    assert migrate.current(engine) == "0005"
     migrate.downgrade(engine, "base")
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     with pytest.raises(SchemaNotReady, match="campaign db upgrade"):
         migrate.require_current(engine)
     migrate.upgrade(engine)
     assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
+    engine.dispose()
+
+
+def test_upgrading_keeps_rows_that_reference_a_rebuilt_table(database_url: str) -> None:
+    # 0005 rebuilds `sends` on SQLite (it drops two of its foreign keys) while
+    # outbox rows reference it: the copy-drop-rename must not trip the keys.
+    engine = make_engine(database_url)
+    migrate.downgrade(engine, "0004")
+    at = {"created_at": NOW, "updated_at": NOW}
+    with engine.begin() as conn:
+        conn.execute(
+            insert(Customer),
+            {"id": 1, "external_id": "c1", "origin": "internal", "source_name": "shop"}
+            | {"trust": 100, "data_as_of": NOW, "attributes": {}}
+            | at,
+        )
+        conn.execute(
+            insert(Campaign),
+            {"id": 1, "key": "k", "name": "K", "kind": "batch", "spec_yaml": "", "spec_hash": ""}
+            | {"salt": "", "status": "running", "starts_at": NOW}
+            | at,
+        )
+        conn.execute(
+            insert(Contact),
+            {"id": 1, "campaign_id": 1, "customer_id": 1, "status": "treated", "entered_at": NOW},
+        )
+        conn.execute(
+            insert(Send),
+            {"id": 1, "contact_id": 1, "campaign_id": 1, "customer_id": 1, "step": "s"}
+            | {"channel": "email", "due_at": NOW, "state": "queued", "attempts": 0}
+            | at,
+        )
+        conn.execute(
+            insert(OutboxMessage),
+            {"send_id": 1, "channel": "email", "recipient": "a@example.com", "text": "t"}
+            | {"headers": {}, "created_at": NOW},
+        )
+    migrate.upgrade(engine)
+    assert migrate.current(engine) == "0005"
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(OutboxMessage)).scalar() == 1
+        assert conn.execute(select(Send.customer_id)).scalar() == 1
+        if engine.dialect.name == "sqlite":
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     engine.dispose()
 
 

@@ -54,8 +54,10 @@ def cell_by_rank(rank: Any, size: Any, bounds: list[tuple[int, int]]) -> Any:
     return case(*[((rank - 1) * BUCKETS < size * bound, cell_id) for bound, cell_id in bounds])
 
 
-def assign_cells(source: Any, bounds: list[tuple[int, Any]], stratify_by: str | None) -> Any:
-    """(customer_id, reason, cell) over `source` (customer_id, reason, mixed, stratum).
+def assign_cells(
+    source: Any, bounds: list[tuple[int, Any]], stratify_by: str | None, keep: tuple[str, ...] = ()
+) -> Any:
+    """(customer_id, reason, cell, *keep) over `source` (customer_id, reason, mixed, stratum, *keep).
 
     Without stratification the cell is the hash bucket's; with it, customers
     are ranked by hash within their stratum and cut at the cumulative shares,
@@ -71,7 +73,10 @@ def assign_cells(source: Any, bounds: list[tuple[int, Any]], stratify_by: str | 
         cell = cell_by_rank(rank, size, bounds)
     else:
         cell = cell_by_bucket(source.c.mixed % BUCKETS, bounds)
-    return select(source.c.customer_id, source.c.reason, cell.label("cell")).subquery("assigned")
+    kept = [source.c[name] for name in keep]
+    return select(source.c.customer_id, source.c.reason, cell.label("cell"), *kept).subquery(
+        "assigned"
+    )
 
 
 def response_code(contact_id: Any, book: CodeBook) -> Any:

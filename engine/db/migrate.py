@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
-from engine.errors import SchemaNotReady
+from engine.errors import PermanentError, SchemaNotReady
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -23,18 +24,45 @@ def alembic_config() -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to `revision` (idempotent)."""
-    config = alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    _migrating(engine, lambda config: command.upgrade(config, revision))
 
 
 def downgrade(engine: Engine, revision: str) -> None:
     """Step the schema back to `revision` (``base`` drops every table)."""
+    _migrating(engine, lambda config: command.downgrade(config, revision))
+
+
+class BrokenReferences(PermanentError):
+    """A migration left rows whose foreign keys point nowhere; nothing was changed."""
+
+
+def _migrating(engine: Engine, run: Callable[[Config], None]) -> None:
+    """Run `run` in one transaction; SQLite with foreign keys off until it is checked.
+
+    SQLite alters a table by copying it, dropping the old one and renaming the
+    copy; with foreign keys on, dropping a table that other rows reference
+    fails. SQLite's documented procedure: keys off outside the transaction,
+    `foreign_key_check` before the commit.
+    """
     config = alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            _pragma(connection, "foreign_keys=OFF")
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                run(config)
+                if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first():
+                    raise BrokenReferences()
+        finally:
+            if sqlite:
+                _pragma(connection, "foreign_keys=ON")
+
+
+def _pragma(connection: Connection, setting: str) -> None:
+    connection.exec_driver_sql(f"PRAGMA {setting}")
+    connection.commit()  # no transaction: the pragma is a no-op inside one
 
 
 def revision(engine: Engine, message: str) -> None:

@@ -74,11 +74,14 @@ class Contact(Base):
     # 1 for a batch campaign; trigger campaigns count re-entries up from 1.
     entry: Mapped[int] = mapped_column(default=1, server_default="1")
     __table_args__ = (
+        # Campaign first: a launch appends its rows at the end of this index,
+        # and every read is by campaign (counts, entries, re-entry waits,
+        # "contacted" filters); a customer's contacts in given campaigns are
+        # (campaign_id, customer_id) seeks. A second, customer-first index
+        # cost a launch 1.5 s (SQLite) to 5 s (PostgreSQL) per million rows.
         UniqueConstraint(
             "campaign_id", "customer_id", "entry", name="uq_contacts_campaign_customer"
         ),
-        # "contacted in campaign X within N days" reads by customer.
-        Index("ix_contacts_customer", "customer_id", "entered_at"),
         CheckConstraint("status IN ('treated', 'held_out', 'suppressed')", name="status"),
     )
 
@@ -89,8 +92,12 @@ class Send(Base):
     __tablename__ = "sends"
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    # The contact's campaign and customer, copied for the dispatcher's and the
+    # frequency caps' indexes. No foreign keys of their own: the contact's
+    # already hold, and each cost a launch a row check (PostgreSQL: a trigger
+    # call and a row lock) per send.
+    campaign_id: Mapped[int] = mapped_column(Id)
+    customer_id: Mapped[int] = mapped_column(Id)
     step: Mapped[str] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(8))
     due_at: Mapped[datetime]
