@@ -13,6 +13,7 @@ from flask import Flask
 
 from engine.bootstrap import Adapters, bootstrap, utc_now
 from engine.settings import Settings
+from engine.web import hooks_business
 from engine.web.context import WebContext
 
 
@@ -27,4 +28,5 @@ def create_app(
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = 32 * 1024 * 1024  # SendGrid batches are < 1 MB
     app.extensions["engine"] = WebContext(adapters or bootstrap(settings), clock)
+    app.register_blueprint(hooks_business.bp)
     return app
