@@ -169,6 +169,7 @@ def test_direct_codes_keycodes_and_send_ids_beat_the_customer_match(adapters: Ad
     typo = code[:2] + next(d for d in DIGITS if d != code[2]) + code[3:]
     mail_send = next(s["id"] for s in table(adapters, Send) if s["contact_id"] == mail["id"])
     at = datetime(2026, 11, 10, tzinfo=UTC)
+    late = datetime(2026, 12, 5, 12, tzinfo=UTC)  # mail-drop due 5 Nov 01:00 UTC + 30 days < late
     credit(
         adapters,
         [
@@ -179,6 +180,9 @@ def test_direct_codes_keycodes_and_send_ids_beat_the_customer_match(adapters: Ad
             purchase("keycode-stranger", None, at, code="WCAT26-CATALOG"),
             purchase("send", None, at, send_id=mail_send),
             purchase("code-no-customer", None, at, kind="code_redeemed", code=code),
+            # after the mail window, inside the e-mail one: the code names, the window decides
+            purchase("code-late", who, late, code=code),
+            purchase("code-late-no-customer", None, late, kind="code_redeemed", code=code),
         ],
     )
     got = credited(adapters)
@@ -193,6 +197,8 @@ def test_direct_codes_keycodes_and_send_ids_beat_the_customer_match(adapters: Ad
     }
     assert rows["typo"]["detail"] == {"code_invalid": True}
     assert rows["code-no-customer"]["customer_id"] == who
+    assert got["code-late"] == got["code-late-no-customer"] == ("inferred", email["id"])
+    assert rows["code-late"]["detail"] == {"named_contact": mail["id"]}
     assert rows["send"]["send_id"] == mail_send
 
 

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -67,7 +68,14 @@ class Incoming:
 
 def campaign_rules(campaigns: Iterable[Launched], zone: ZoneInfo) -> dict[int, CampaignRule]:
     """Attribution rules of the launched campaigns, from their files as launched."""
-    return {c.id: rule_of(c.id, stored_spec(c), c.starts_at, zone) for c in campaigns}
+    return {c.id: _rule(c, zone) for c in campaigns}
+
+
+@lru_cache(maxsize=1024)
+def _rule(campaign: Launched, zone: ZoneInfo) -> CampaignRule:
+    # Cached per campaign row (file and start included): every webhook call
+    # needs the rules, and parsing a campaign file is the slow part.
+    return rule_of(campaign.id, stored_spec(campaign), campaign.starts_at, zone)
 
 
 @dataclass
@@ -106,29 +114,43 @@ def credit_responses(
     directs = [_direct(item, rules, codes) for item in items]
     sends = history.sends([i.send_id for i in items if i.send_id is not None])
     for item, direct in zip(items, directs, strict=True):
-        send = sends.get(item.send_id) if item.send_id is not None else None
-        if send is not None:
-            direct.contacts += (send.contact_id,)
-    customers = {i.customer_id for i in items if i.customer_id is not None}
-    customers |= {s.customer_id for s in sends.values()}
-    named = {c for d in directs for c in d.contacts}
-    clocks = history.clocks(customers, named)
+        if item.send_id in sends:
+            direct.contacts += (sends[item.send_id].contact_id,)
+    clocks = _clocks(history, items, directs, {s.customer_id for s in sends.values()})
     owner = {c.contact_id: c.customer_id for c in clocks}
     claims, rows = [], []
     for item, direct in zip(items, directs, strict=True):
-        send = sends.get(item.send_id) if item.send_id is not None else None
         customer = item.customer_id
-        if customer is None:
+        if customer is None:  # a code or send names the customer
             customer = next((owner[c] for c in direct.contacts if c in owner), None)
         claims.append(Claim(item.kind, item.occurred_at, customer, direct.contacts, direct.cell))
-        rows.append(_row(item, customer, send is not None, direct.detail, now))
-    for row, credit in zip(rows, credit_all(claims, clocks, rules), strict=True):
+        rows.append(_row(item, customer, item.send_id in sends, direct.detail, now))
+    for row, claim, credit in zip(rows, claims, credit_all(claims, clocks, rules), strict=True):
         row.update(
             attribution=credit.attribution,
             contact_id=credit.contact_id,
             campaign_id=credit.campaign_id,
         )
+        if claim.direct and credit.attribution != "direct":
+            # named by a code or send, but outside that contact's window or kinds
+            row["detail"]["named_contact"] = claim.direct[0]
     return history.insert(rows)
+
+
+def _clocks(
+    history: History, items: Sequence[Incoming], directs: Sequence[_Direct], more: set[int]
+) -> list[ContactClock]:
+    """The batch's contact history: its customers' contacts and the contacts named.
+
+    A second read only when a code names a customer the batch did not, so that
+    the customer's other contacts can still be matched if the named one does
+    not count.
+    """
+    customers = {i.customer_id for i in items if i.customer_id is not None} | more
+    named = {c for d in directs for c in d.contacts}
+    clocks = history.clocks(customers, named)
+    owners = {c.customer_id for c in clocks if c.contact_id in named} - customers
+    return clocks + history.clocks(owners, ()) if owners else clocks
 
 
 def _row(
