@@ -269,9 +269,10 @@ def fill_statements(kind: str) -> list[tuple[str, str]]:
         (
             "history",
             f"""INSERT INTO responses (contact_id, campaign_id, customer_id, kind, attribution,
-                   occurred_at, value_cents, source_ref)
+                   occurred_at, recorded_at, value_cents, source, source_ref, detail)
                SELECT id, campaign_id, customer_id, 'purchase', 'direct',
-                   {ago(f"(134 - id % 20) * {day}")}, 10000 + (id * 31) % 50000, 'R' || id
+                   {ago(f"(134 - id % 20) * {day}")}, {ago(f"(134 - id % 20) * {day}")},
+                   10000 + (id * 31) % 50000, 'history', 'R' || id, '{{}}'
                FROM contacts WHERE campaign_id = 1 AND customer_id % 8 = 0""",
         ),
         (

@@ -24,7 +24,7 @@ from .fakes import FakeClock
 from .helpers import load_customers, load_orders, write_csv
 from .test_dispatch import EMAIL, OPEN, dispatch
 from .test_dispatch_files import MAIL
-from .test_launch import policy, table
+from .test_launch import _customer, policy, table
 
 W = timedelta(days=30)
 S = timedelta(seconds=1)
@@ -35,25 +35,18 @@ def customers(adapters: Adapters, n: int, zone: str = "Asia/Shanghai", **fields:
     """`n` customers with e-mail (and consent), phone and postal address in `zone`."""
     start = len(table(adapters, Customer))
     rows = [
-        {
-            "external_id": f"c{start + i}",
-            "email": f"c{start + i}@example.com",
-            "phone": f"+86139{start + i:08d}",
-            "first_name": f"C{start + i}",
-            "address_line1": f"{start + i} Bund Road",
-            "postal_code": "200000",
-            "city": "Shanghai",
-            "country": "CN",
-            "timezone": zone,
-            "origin": "internal",
-            "source_name": "shop",
-            "trust": 100,
-            "data_as_of": NOW,
-            "created_at": NOW,
-            "updated_at": NOW,
-            "attributes": {},
+        _customer(
+            f"c{start + i}",
+            email=f"c{start + i}@example.com",
+            phone=f"+86139{start + i:08d}",
+            first_name=f"C{start + i}",
+            address_line1=f"{start + i} Bund Road",
+            postal_code="200000",
+            city="Shanghai",
+            country="CN",
+            timezone=zone,
             **fields,
-        }
+        )
         for i in range(n)
     ]
     with adapters.engine.begin() as conn:

@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from flask import Flask
 
 from engine.bootstrap import Adapters, bootstrap
+from engine.cli import cli
 from engine.cli.imports import import_returns
 from engine.core.sending.due import postal_address, suppression_token
 from engine.db.models import (
@@ -258,7 +260,9 @@ def test_returned_mail_suppresses_the_address_for_mail_only(hooks: Adapters) -> 
     assert not checks.facts("email", [owner["id"]], [email], since, []).suppressed_tokens
 
 
-def test_a_returns_file_goes_the_same_way(hooks: Adapters, tmp_path: Path) -> None:
+def test_a_returns_file_goes_the_same_way(
+    hooks: Adapters, tmp_path: Path, database_url: str
+) -> None:
     sends = _mailed(hooks)
     codes = {c["id"]: c["response_code"] for c in contacts(hooks)}
     path = write_csv(
@@ -270,9 +274,12 @@ def test_a_returns_file_goes_the_same_way(hooks: Adapters, tmp_path: Path) -> No
             ["AAAA-AAAA", "", "typo"],
         ],
     )
-    for _ in range(2):
-        done = import_returns(hooks, path, now=POSTED)
-        assert (done.events, done.quarantined) == (2, 1)
+    env = {"ENGINE_DATABASE_URL": database_url, "ENGINE_CONFIG": ""}
+    shown = CliRunner().invoke(cli, ["import", "returns", str(path)], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert "returns: 2 applied, 2 addresses suppressed, 1 quarantined" in shown.output
+    done = import_returns(hooks, path, now=POSTED)  # again: nothing new
+    assert (done.events, done.quarantined, done.suppressed) == (2, 1, 0)
     assert counts(hooks)["suppressions"] == 2 and counts(hooks)["events"] == 2
     reasons = {e["send_id"]: e["detail"]["reason"] for e in table(hooks, Event)}
     assert reasons == {sends[0]["id"]: "moved", sends[1]["id"]: "unknown addressee"}

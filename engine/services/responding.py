@@ -28,6 +28,7 @@ from engine.core.tracking.attribution import (
     keycode_cell,
     rule_of,
 )
+from engine.errors import EngineError
 from engine.services.launching import stored_spec
 
 
@@ -67,15 +68,24 @@ class Incoming:
 
 
 def campaign_rules(campaigns: Iterable[Launched], zone: ZoneInfo) -> dict[int, CampaignRule]:
-    """Attribution rules of the launched campaigns, from their files as launched."""
-    return {c.id: _rule(c, zone) for c in campaigns}
+    """Attribution rules of the launched campaigns, from their files as launched.
+
+    A campaign whose stored file no longer parses (history loaded from
+    elsewhere) has no rule: nothing is credited to it.
+    """
+    rules = {c.id: _rule(c, zone) for c in campaigns}
+    return {key: rule for key, rule in rules.items() if rule is not None}
 
 
 @lru_cache(maxsize=1024)
-def _rule(campaign: Launched, zone: ZoneInfo) -> CampaignRule:
+def _rule(campaign: Launched, zone: ZoneInfo) -> CampaignRule | None:
     # Cached per campaign row (file and start included): every webhook call
     # needs the rules, and parsing a campaign file is the slow part.
-    return rule_of(campaign.id, stored_spec(campaign), campaign.starts_at, zone)
+    try:
+        spec = stored_spec(campaign)
+    except (ValueError, EngineError):  # pydantic's ValidationError is a ValueError
+        return None
+    return rule_of(campaign.id, spec, campaign.starts_at, zone)
 
 
 @dataclass
