@@ -3,9 +3,11 @@
 Fills the database as bench_plan.py does (N customers, 3N orders over three
 years), launches one campaign to everyone (two cells and a control, a
 90-day response window from 1 Sep 2026), then runs the order-import hook
-(`credit_orders`) over every order: pages of orders, one contact-history
+(`credit_orders`, as `campaign import credit-orders`) over every order: pages of orders, one contact-history
 read and one insert per page. Prints orders per second and the attribution
-counts, then runs the hook again (it must find nothing to do).
+counts, then runs it again (it must find nothing to do). The backfill form is
+timed (every order of the source without a response: an anti-join), the
+import hook reads its batch's orders by primary key instead.
 
     .venv/bin/python bench/bench_responses.py [--customers N] [--only sqlite|postgresql]
 """
@@ -54,7 +56,7 @@ def run(kind: str, workdir: Path, customers: int) -> None:
         units = SqlResponseUnits(adapters.engine)
         for label in ("first", "again"):
             started = time.perf_counter()
-            done = credit_orders(units, rules, codebook(settings), "bench", NOW)
+            done = credit_orders(units, rules, codebook(settings), "bench", NOW, None)
             seconds = time.perf_counter() - started
             total = sum(done.values())
             rate = f"{total / seconds:,.0f} orders/s" if total else "nothing to do"

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 
 from engine.bootstrap import Adapters, codebook
 from engine.core.campaign.assign import CONTROL
@@ -16,7 +16,7 @@ from engine.db.attribution import SqlResponseUnits
 from engine.db.models import Cell, Consent, Contact, Customer, Response, Send
 from engine.db.outbox import OutboxChannel
 from engine.services.launching import launch_campaign
-from engine.services.responding import Incoming, campaign_rules, credit_responses
+from engine.services.responding import Incoming, campaign_rules, credit_orders, credit_responses
 from engine.services.validation import validate_campaign
 
 from .conftest import NOW
@@ -282,3 +282,12 @@ def test_an_order_import_credits_the_orders_it_inserted_once(
         r for r in responses if r["contact_id"] and refs[r["contact_id"]]["cell"] == CONTROL
     ]
     assert controls  # control customers' purchases are credited to their contacts too
+    # an import interrupted before its responses: `import credit-orders` completes it
+    with adapters.engine.begin() as conn:
+        conn.execute(delete(Response).where(Response.source_ref.in_(["o0", "o-old"])))
+    rules = campaign_rules(adapters.launches.all(), adapters.zone)
+    units, codes = SqlResponseUnits(adapters.engine), codebook(adapters.settings)
+    again = credit_orders(units, rules, codes, "shop", now, None, page=7)
+    assert again == {"inferred": 1, "none": 1}
+    assert credit_orders(units, rules, codes, "shop", now, None, page=7) == {}
+    assert len(table(adapters, Response)) == len(responses)

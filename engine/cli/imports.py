@@ -192,21 +192,33 @@ def import_order_file(
 
     label = f"orders from {file.name}"
     summary = _import_file(adapters, console, file, label, rejects, now, run)
-    credit_imported_orders(adapters, console, source, now)
+    credit_imported_orders(adapters, console, source, now, summary.batch_id)
     return summary
 
 
 def credit_imported_orders(
-    adapters: Adapters, console: Console, source: str, now: datetime
+    adapters: Adapters, console: Console, source: str, now: datetime, batch_id: int | None
 ) -> Counter[str]:
-    """Purchase responses for the orders of `source` without one (set-based, by page)."""
+    """Purchase responses for the orders of import batch `batch_id` (None: of
+    `source`, every order without one), set-based by page."""
     rules = campaign_rules(adapters.launches.all(), adapters.zone)
     units = SqlResponseUnits(adapters.engine)
-    done = credit_orders(units, rules, codebook(adapters.settings), source, now)
-    if done:
-        counts = ", ".join(f"{kind} {done[kind]}" for kind in ("direct", "inferred", "none"))
-        console.print(f"responses: {sum(done.values())} new ({counts})")
+    done = credit_orders(units, rules, codebook(adapters.settings), source, now, batch_id)
+    counts = ", ".join(f"{kind} {done[kind]}" for kind in ("direct", "inferred", "none"))
+    console.print(f"responses: {sum(done.values())} new ({counts})")
     return done
+
+
+@import_.command("credit-orders")
+@click.option("--source", default="internal", show_default=True, help="System of the orders.")
+@click.pass_obj
+def credit(ctx: Context, source: str) -> None:
+    """Credit every order of SOURCE that has no purchase response yet.
+
+    `import orders` does this for the orders it inserts; run this after an
+    import that was interrupted before its responses were written.
+    """
+    credit_imported_orders(ctx.adapters, ctx.console, source, ctx.now(), None)
 
 
 @import_.command("returns")

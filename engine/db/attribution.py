@@ -17,17 +17,53 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, or_, select
+from sqlalchemy import Connection, Engine, func, or_, select, text
 
 from engine.core.orders import OrderRecord
 from engine.core.sending.due import SuppressionKind
 from engine.core.tracking.attribution import COUNTED, ContactClock
+from engine.db import bulk
 from engine.db.ledger import LedgerUnit, SendRef
 from engine.db.models import Cell, Contact, Customer, CustomerSource, Order, Response, Send
 from engine.db.optouts import set_consent, suppress
 from engine.db.orders import insert_orders
-from engine.db.responses import insert_responses
 
+STAGED = (
+    "source",
+    "source_ref",
+    "kind",
+    "customer_id",
+    "contact_id",
+    "campaign_id",
+    "send_id",
+    "attribution",
+    "occurred_at",
+    "recorded_at",
+    "value_cents",
+    "code",
+    "value",
+    "detail",
+)
+TYPED = ("occurred_at", "recorded_at", "detail")
+# Kept with the (pooled) connection and emptied before each use, so that a
+# transaction may insert responses more than once.
+CREATE_RESPONSE_STAGE = {
+    "sqlite": """CREATE TEMP TABLE IF NOT EXISTS response_stage (
+        source TEXT, source_ref TEXT, kind TEXT, customer_id INTEGER, contact_id INTEGER,
+        campaign_id INTEGER, send_id INTEGER, attribution TEXT, occurred_at TEXT,
+        recorded_at TEXT, value_cents INTEGER, code TEXT, value TEXT, detail TEXT)""",
+    "postgresql": """CREATE TEMP TABLE IF NOT EXISTS response_stage (
+        source TEXT, source_ref TEXT, kind TEXT, customer_id BIGINT, contact_id BIGINT,
+        campaign_id BIGINT, send_id BIGINT, attribution TEXT, occurred_at TIMESTAMPTZ,
+        recorded_at TIMESTAMPTZ, value_cents BIGINT, code TEXT, value TEXT, detail JSONB)""",
+}
+# `WHERE true` keeps SQLite's parser from reading ON CONFLICT as a join clause.
+INSERT_STAGED_RESPONSES = text(f"""
+    INSERT INTO responses ({", ".join(STAGED)})
+    SELECT {", ".join(STAGED)} FROM response_stage WHERE true
+    ON CONFLICT (source, source_ref, kind) DO NOTHING
+    RETURNING attribution
+""")
 PROFILE = ("phone", "address_line1", "address_line2", "postal_code", "city", "country")
 
 
@@ -132,48 +168,58 @@ class SqlResponses:
         }
 
     def insert(self, rows: list[dict[str, Any]]) -> Counter[str]:
-        """Store responses new to the table; returns how many of each attribution."""
-        ids = insert_responses(self.conn, rows)
-        if not ids:
-            return Counter()
-        query = (
-            select(Response.attribution, func.count())
-            .where(Response.id.in_(ids))
-            .group_by(Response.attribution)
-        )
-        return Counter({str(a): int(n) for a, n in self.conn.execute(query)})
+        """Store responses new to the table; returns how many of each attribution.
 
-    def pending_orders(self, source: str, after: int, limit: int) -> list[PendingOrder]:
-        """Orders of `source` after id `after` without a purchase response, by id.
-
-        An anti-join on uq_responses_source_ref: an order is credited once,
-        and an import interrupted before its attribution is completed by the
-        next import of that source.
+        Staged like the order import (COPY on PostgreSQL, executemany on
+        SQLite), then one INSERT .. SELECT with ON CONFLICT DO NOTHING on
+        uq_responses_source_ref, the dedupe key of `insert_responses`: the
+        per-row parameter handling of a plain multi-row INSERT cost more than
+        attribution itself on an order import.
         """
-        has = (
-            select(Response.id)
-            .where(
-                and_(
-                    Response.source == Order.source_name,
-                    Response.source_ref == Order.external_order_id,
-                    Response.kind == "purchase",
-                )
+        if not rows:
+            return Counter()
+        self.conn.exec_driver_sql(CREATE_RESPONSE_STAGE[self.conn.dialect.name])
+        self.conn.exec_driver_sql("DELETE FROM response_stage")
+        tuples = [tuple(row.get(column) for column in STAGED) for row in rows]
+        bulk.insert_many(self.conn, "response_stage", STAGED, tuples, typed=TYPED)
+        return Counter(str(a) for a in self.conn.execute(INSERT_STAGED_RESPONSES).scalars())
+
+    def pending_orders(
+        self, source: str, batch_id: int | None, after: int, limit: int
+    ) -> tuple[list[PendingOrder], int | None]:
+        """(orders to credit, last order id read) for the next page after id `after`;
+        the id is None when there is no page left.
+
+        Orders of import batch `batch_id`, or (None) every order of `source`
+        without a purchase response. The latter pages through the source's
+        orders by primary key and looks the page's order ids up in
+        uq_responses_source_ref: a correlated anti-join was planned as a scan
+        of `responses` per order while its statistics still said it had none
+        of the source (a first backfill), quadratic in the orders.
+        """
+        query = select(
+            Order.id,
+            Order.external_order_id,
+            Order.customer_id,
+            Order.ordered_at,
+            Order.base_amount_cents,
+        ).where(Order.source_name == source, Order.id > after)
+        if batch_id is not None:
+            query = query.where(Order.import_batch_id == batch_id)
+        page = [
+            PendingOrder(*row) for row in self.conn.execute(query.order_by(Order.id).limit(limit))
+        ]
+        if not page:
+            return [], None
+        if batch_id is None:
+            known = select(Response.source_ref).where(
+                Response.source == source,
+                Response.kind == "purchase",
+                Response.source_ref.in_([o.source_ref for o in page]),
             )
-            .exists()
-        )
-        query = (
-            select(
-                Order.id,
-                Order.external_order_id,
-                Order.customer_id,
-                Order.ordered_at,
-                Order.base_amount_cents,
-            )
-            .where(Order.source_name == source, Order.id > after, ~has)
-            .order_by(Order.id)
-            .limit(limit)
-        )
-        return [PendingOrder(*row) for row in self.conn.execute(query)]
+            done = set(self.conn.execute(known).scalars())
+            return [o for o in page if o.source_ref not in done], page[-1].id
+        return page, page[-1].id
 
     def add_orders(self, source: str, orders: list[tuple[int, OrderRecord]]) -> int:
         """New orders of `source` (the order import's dedupe); returns how many."""

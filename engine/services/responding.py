@@ -182,7 +182,9 @@ def _row(
 
 
 class PendingOrders(Protocol):
-    def pending_orders(self, source: str, after: int, limit: int) -> Sequence[Any]: ...
+    def pending_orders(
+        self, source: str, batch_id: int | None, after: int, limit: int
+    ) -> tuple[Sequence[Any], int | None]: ...
 
 
 class OrderHistory(History, PendingOrders, Protocol):
@@ -200,31 +202,27 @@ def credit_orders(
     codes: CodeBook,
     source: str,
     now: datetime,
+    batch_id: int | None = None,
     page: int = 5000,
 ) -> Counter[str]:
-    """Purchase responses for the orders of `source` that have none yet.
+    """Purchase responses for the orders of import batch `batch_id` (None: for
+    every order of `source` that has none yet).
 
-    Called after an order import: a page of orders, one contact-history read
-    and one insert per transaction, so 100k orders are 20 pages of a few
-    statements each. Re-running it finds nothing to do.
+    A page of orders, one contact-history read and one insert per
+    transaction: 100k orders are 20 pages of a few statements each. Orders
+    already credited (posted by the shop too) are kept as they are.
     """
     total: Counter[str] = Counter()
     after = 0
     while True:
         with units.unit() as history:
-            orders = history.pending_orders(source, after, page)
-            if not orders:
+            orders, last = history.pending_orders(source, batch_id, after, page)
+            if last is None:
                 return total
             items = [
-                Incoming(
-                    source,
-                    o.source_ref,
-                    "purchase",
-                    o.ordered_at,
-                    o.customer_id,
-                    value_cents=o.value_cents,
-                )
+                Incoming(source, o.source_ref, "purchase", o.ordered_at, o.customer_id,
+                         value_cents=o.value_cents)
                 for o in orders
-            ]
+            ]  # fmt: skip
             total += credit_responses(history, rules, codes, items, now)
-            after = orders[-1].id
+            after = last
