@@ -144,26 +144,35 @@ def window_start(contact: ContactClock, rule: CampaignRule) -> datetime:
     return first_send(start, rule.windows).astimezone(UTC)
 
 
-def counts_for(claim: Claim, contact: ContactClock, rule: CampaignRule | None) -> bool:
-    """True when `claim` counts for the contact: kind listed, inside the window."""
+def counts_for(
+    claim: Claim, contact: ContactClock, rule: CampaignRule | None, start: datetime | None = None
+) -> bool:
+    """True when `claim` counts for the contact: kind listed, inside the window
+    (`start`: the contact's window start when already known)."""
     if rule is None or claim.kind not in rule.events or contact.status not in COUNTED:
         return False
-    start = window_start(contact, rule)
-    return start <= claim.occurred_at < start + rule.window
+    opens = window_start(contact, rule) if start is None else start
+    return opens <= claim.occurred_at < opens + rule.window
 
 
 def credit(
-    claim: Claim, contacts: Iterable[ContactClock], rules: Mapping[int, CampaignRule]
+    claim: Claim,
+    contacts: Iterable[ContactClock],
+    rules: Mapping[int, CampaignRule],
+    starts: Mapping[int, datetime] | None = None,
 ) -> Credit:
     """The contact `claim` is credited to among `contacts` (its direct ones and
-    the customer's), or `NONE`."""
+    the customer's), or `NONE`. `starts`: window starts by contact id, if known."""
     direct: list[tuple[datetime, int, ContactClock]] = []
     inferred: list[tuple[datetime, int, ContactClock]] = []
     for contact in contacts:
         rule = rules.get(contact.campaign_id)
-        if rule is None or not counts_for(claim, contact, rule):
+        if rule is None:
             continue
-        entry = (window_start(contact, rule), contact.contact_id, contact)
+        start = starts[contact.contact_id] if starts else window_start(contact, rule)
+        if not counts_for(claim, contact, rule, start):
+            continue
+        entry = (start, contact.contact_id, contact)
         mine = claim.customer_id is not None and contact.customer_id == claim.customer_id
         if contact.contact_id in claim.direct or (mine and _in_cell(claim, contact)):
             direct.append(entry)
@@ -186,18 +195,22 @@ def credit_all(
     contacts: Sequence[ContactClock],
     rules: Mapping[int, CampaignRule],
 ) -> list[Credit]:
-    """`credit` for a batch: contacts grouped once by customer and by id."""
+    """`credit` for a batch: contacts grouped once by customer and by id, and
+    their windows computed once."""
     by_customer: dict[int, list[ContactClock]] = {}
     by_id: dict[int, ContactClock] = {}
+    starts: dict[int, datetime] = {}  # a contact's window is computed once per batch
     for contact in contacts:
         by_customer.setdefault(contact.customer_id, []).append(contact)
         by_id[contact.contact_id] = contact
+        if contact.campaign_id in rules:
+            starts[contact.contact_id] = window_start(contact, rules[contact.campaign_id])
     out = []
     for claim in claims:
         mine = list(by_customer.get(claim.customer_id, [])) if claim.customer_id else []
         seen = {c.contact_id for c in mine}
         mine += [by_id[i] for i in claim.direct if i in by_id and i not in seen]
-        out.append(credit(claim, mine, rules))
+        out.append(credit(claim, mine, rules, starts))
     return out
 
 
