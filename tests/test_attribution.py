@@ -6,14 +6,18 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, insert, select
 
 from engine.bootstrap import Adapters, codebook
 from engine.core.campaign.assign import CONTROL
+from engine.core.campaign.spec import Windows
 from engine.core.codes import DIGITS
+from engine.core.tracking import attribution
+from engine.core.tracking.attribution import CampaignRule, Claim, ContactClock
 from engine.db.attribution import SqlResponseUnits
-from engine.db.models import Cell, Consent, Contact, Customer, Response, Send
+from engine.db.models import Campaign, Cell, Consent, Contact, Customer, Response, Send
 from engine.db.outbox import OutboxChannel
 from engine.services.launching import launch_campaign
 from engine.services.responding import Incoming, campaign_rules, credit_orders, credit_responses
@@ -65,8 +69,6 @@ def launch(adapters: Adapters, text: str, now: datetime = NOW) -> None:
 
 def contacts(adapters: Adapters, key: str | None = None) -> list[dict[str, Any]]:
     """Contacts with their cell code and campaign key, by id."""
-    from engine.db.models import Campaign
-
     query = (
         select(Contact.__table__, Cell.code.label("cell"), Campaign.key.label("campaign"))
         .join(Cell, Cell.id == Contact.cell_id)
@@ -291,3 +293,30 @@ def test_an_order_import_credits_the_orders_it_inserted_once(
     assert again == {"inferred": 1, "none": 1}
     assert credit_orders(units, rules, codes, "shop", now, None, page=7) == {}
     assert len(table(adapters, Response)) == len(responses)
+
+
+def test_the_rule_alone_direct_first_then_latest_window_then_higher_id() -> None:
+    zone, t0 = ZoneInfo("Asia/Shanghai"), datetime(2026, 11, 5, 2, tzinfo=UTC)
+
+    def rule(campaign: int, events: tuple[str, ...] = ("purchase",)) -> CampaignRule:
+        return CampaignRule(campaign, f"k{campaign}", frozenset(events), W, t0, zone, Windows())
+
+    def contact(cid: int, campaign: int, sent: datetime, status: str = "treated") -> ContactClock:
+        return ContactClock(cid, campaign, 7, "a", status, t0, sent, sent, None)
+
+    rules = {1: rule(1), 2: rule(2), 3: rule(3, ("reply",))}
+    early, late = contact(10, 1, t0), contact(11, 2, t0 + timedelta(days=2))
+    twin = contact(12, 2, t0 + timedelta(days=2))
+    at = t0 + timedelta(days=3)
+    assert attribution.credit(Claim("purchase", at, 7), [early, late], rules).contact_id == 11
+    assert attribution.credit(Claim("purchase", at, 7), [early, late, twin], rules).contact_id == 12
+    direct = attribution.credit(Claim("purchase", at, 7, (10,)), [early, late], rules)
+    assert (direct.attribution, direct.contact_id) == ("direct", 10)
+    assert (
+        attribution.credit(Claim("purchase", at, 7), [contact(13, 3, t0)], rules).attribution
+        == "none"
+    )
+    out = contact(14, 1, t0, status="suppressed")  # outside the experiment
+    assert attribution.credit(Claim("purchase", at, 7), [out], rules).attribution == "none"
+    assert attribution.credit(Claim("purchase", t0 + W - S, 7), [early], rules).contact_id == 10
+    assert attribution.credit(Claim("purchase", t0 + W, 7), [early], rules).attribution == "none"

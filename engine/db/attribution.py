@@ -195,7 +195,10 @@ class SqlResponses:
         orders by primary key and looks the page's order ids up in
         uq_responses_source_ref: a correlated anti-join was planned as a scan
         of `responses` per order while its statistics still said it had none
-        of the source (a first backfill), quadratic in the orders.
+        of the source (a first backfill), quadratic in the orders. The
+        ``source_name || ''`` keeps SQLite on the primary key too: on the
+        (source_name, order id) index it read and sorted every order of the
+        source for each page.
         """
         query = select(
             Order.id,
@@ -203,7 +206,7 @@ class SqlResponses:
             Order.customer_id,
             Order.ordered_at,
             Order.base_amount_cents,
-        ).where(Order.source_name == source, Order.id > after)
+        ).where(Order.source_name + "" == source, Order.id > after)
         if batch_id is not None:
             query = query.where(Order.import_batch_id == batch_id)
         page = [

@@ -145,12 +145,10 @@ def ingest_shop(
     options: OrderOptions,
 ) -> Ingested:
     """Purchases (also stored as orders) and code redemptions of shop `shop`."""
-    out, parsed = Ingested(), []
-    for position, raw in enumerate(batch.items):
-        try:
-            parsed.append((position, parse_shop(raw, options)))
-        except Invalid as exc:
-            _quarantine(ledger, batch, position, str(exc), out)
+    out = Ingested()
+    parsed: list[tuple[int, ShopEvent]] = _parsed(
+        ledger, batch, lambda raw: parse_shop(raw, options), out
+    )
     by_ref, by_email = store.customers(
         customer_source,
         {e.external_id for _, e in parsed if e.external_id},

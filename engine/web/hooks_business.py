@@ -106,11 +106,12 @@ def responses() -> ResponseReturnValue:
     shop = payload.get("source")
     if not isinstance(shop, str) or not shop.strip():
         abort(400, "source names the shop (its order ids are unique within it)")
-    customers = payload.get("customer_source") or shop
+    shop = shop.strip()
+    customers = str(payload.get("customer_source") or shop)
     codes, options = codebook(context.adapters.settings), _options(context)
 
     def handle(unit: Any, store: SqlResponses, batch: Batch, rules: Any) -> Ingested:
-        return ingest_shop(unit, store, batch, shop.strip(), str(customers), rules, codes, options)
+        return ingest_shop(unit, store, batch, shop, customers, rules, codes, options)
 
     return _process(context, "responses", text, payload["events"], handle)
 
