@@ -1,28 +1,36 @@
-"""`campaign import customers|orders FILE`."""
+"""`campaign import customers|orders|returns FILE`."""
 
 from __future__ import annotations
 
+import csv
+import io
 import multiprocessing
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
 
-from engine.bootstrap import Adapters
+from engine.bootstrap import Adapters, codebook
 from engine.cli.context import Context
 from engine.cli.ui import import_report, row_progress
 from engine.core.counts import ImportSummary
 from engine.core.customers import Origin, Source
 from engine.core.orders import OrderOptions
+from engine.db.attribution import SqlResponses, SqlResponseUnits
+from engine.db.ledger import SqlLedger
 from engine.files import CsvFile, RejectsFile, open_csv
+from engine.services.business import Batch, Ingested, ingest_mail, run_batch
 from engine.services.importing import FileInfo, import_customers, import_orders
 from engine.services.ports import Progress
+from engine.services.responding import campaign_rules, credit_orders
 from engine.settings import CUSTOMER_FIELDS, ORDER_FIELDS, ImportSettings
 
 MAP_HELP = "Column mapping FIELD=COLUMN (repeatable); overrides imports.*_columns in config."
@@ -183,7 +191,68 @@ def import_order_file(
         )
 
     label = f"orders from {file.name}"
-    return _import_file(adapters, console, file, label, rejects, now, run)
+    summary = _import_file(adapters, console, file, label, rejects, now, run)
+    credit_imported_orders(adapters, console, source, now, summary.batch_id)
+    return summary
+
+
+def credit_imported_orders(
+    adapters: Adapters, console: Console, source: str, now: datetime, batch_id: int | None
+) -> Counter[str]:
+    """Purchase responses for the orders of import batch `batch_id` (None: of
+    `source`, every order without one), set-based by page."""
+    rules = campaign_rules(adapters.launches.all(), adapters.zone)
+    units = SqlResponseUnits(adapters.engine)
+    done = credit_orders(units, rules, codebook(adapters.settings), source, now, batch_id)
+    counts = ", ".join(f"{kind} {done[kind]}" for kind in ("direct", "inferred", "none"))
+    console.print(f"responses: {sum(done.values())} new ({counts})")
+    return done
+
+
+@import_.command("credit-orders")
+@click.option("--source", default="internal", show_default=True, help="System of the orders.")
+@click.pass_obj
+def credit(ctx: Context, source: str) -> None:
+    """Credit every order of SOURCE that has no purchase response yet.
+
+    `import orders` does this for the orders it inserts; run this after an
+    import that was interrupted before its responses were written.
+    """
+    credit_imported_orders(ctx.adapters, ctx.console, source, ctx.now(), None)
+
+
+@import_.command("returns")
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.pass_obj
+def returns(ctx: Context, file: Path) -> None:
+    """Returned mail from FILE (CSV: response_code or send_id, reason, returned_at).
+
+    Each return is a ``returned`` event on the mail send and suppresses the
+    customer's postal address for mail only. Re-importing changes nothing.
+    """
+    done = import_returns(ctx.adapters, file, now=ctx.now())
+    ctx.console.print(
+        f"returns: {done.events} applied, {done.suppressed} addresses suppressed, "
+        f"{done.quarantined} quarantined (see quarantined_events)"
+    )
+
+
+def import_returns(adapters: Adapters, file: Path, *, now: datetime) -> Ingested:
+    """Returned-mail rows through the same path as ``POST /webhooks/mail``."""
+    text = file.read_text(encoding="utf-8-sig")
+    rows = [
+        {"type": "returned", "occurred_at": row.get("returned_at") or now.isoformat(), **row}
+        for row in csv.DictReader(io.StringIO(text))
+    ]
+    codes = codebook(adapters.settings)
+
+    def handle(unit: Any, batch: Batch) -> Ingested:
+        return ingest_mail(unit, SqlResponses(unit.conn), batch, codes)
+
+    headers = {"file": str(file)}
+    return run_batch(SqlLedger(adapters.engine), "returns_file", text, headers, rows, now, handle)[
+        1
+    ]
 
 
 Runner = Callable[[CsvFile, FileInfo, RejectsFile, Progress], ImportSummary]

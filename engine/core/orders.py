@@ -37,6 +37,21 @@ class OrderRecord:
     brand: str | None
 
 
+def money(amount: str, currency: str, options: OrderOptions) -> tuple[int, str, int]:
+    """(cents, currency, cents in the base currency) of an amount; raises `normalize.Invalid`.
+
+    An empty currency is the base currency; others need a configured rate.
+    """
+    code = (currency or options.base_currency).upper()
+    rate = Decimal(1) if code == options.base_currency else options.rates.get(code)
+    if rate is None:
+        raise normalize.Invalid(
+            f"currency {code!r} has no exchange rate to {options.base_currency} in config"
+        )
+    cents = normalize.cents(amount)
+    return cents, code, cents if rate == 1 else int((cents * rate).to_integral_value())
+
+
 class OrderParser:
     """Validates the rows of one orders file; columns are resolved once, not per row."""
 
@@ -68,13 +83,7 @@ class OrderParser:
         ordered_at = normalize.instant(ordered_raw, options.default_zone)
         if ordered_at > options.now:
             raise normalize.Invalid(f"ordered_at {ordered_raw!r} is in the future")
-        currency = (cell(cells, "currency") or options.base_currency).upper()
-        rate = Decimal(1) if currency == options.base_currency else options.rates.get(currency)
-        if rate is None:
-            raise normalize.Invalid(
-                f"currency {currency!r} has no exchange rate to {options.base_currency} in config"
-            )
-        cents = normalize.cents(amount)
+        cents, currency, base_cents = money(amount, cell(cells, "currency"), options)
         quantity = cell(cells, "quantity")
         return OrderRecord(
             line=line,
@@ -83,7 +92,7 @@ class OrderParser:
             ordered_at=ordered_at,
             amount_cents=cents,
             currency=currency,
-            base_amount_cents=cents if rate == 1 else int((cents * rate).to_integral_value()),
+            base_amount_cents=base_cents,
             quantity=normalize.count(quantity) if quantity else 1,
             channel=cell(cells, "channel") or None,
             category=cell(cells, "category") or None,

@@ -10,9 +10,12 @@ whose customer is unknown, which become rejects.
 from __future__ import annotations
 
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from engine.core.orders import OrderRecord
 from engine.db import bulk
+from engine.db.models import Order
 
 STAGE_COLUMNS = (
     "line",
@@ -98,3 +101,35 @@ def _stage(conn: Connection, records: list[OrderRecord]) -> None:
         # Temporary tables are never auto-analysed; without statistics the
         # planner hashes all of customer_sources for every batch.
         conn.exec_driver_sql("ANALYZE order_stage")
+
+
+def insert_orders(conn: Connection, source: str, orders: list[tuple[int, OrderRecord]]) -> int:
+    """Insert (customer id, record) orders of `source` not known yet; returns how many.
+
+    The order import's dedupe: ON CONFLICT on uq_orders_source_order keeps the
+    first, so an order posted by the shop and imported from a file counts once.
+    """
+    if not orders:
+        return 0
+    rows = [
+        {
+            "customer_id": customer_id,
+            "source_name": source,
+            "external_order_id": r.order_ref,
+            "ordered_at": r.ordered_at,
+            "amount_cents": r.amount_cents,
+            "currency": r.currency,
+            "base_amount_cents": r.base_amount_cents,
+            "quantity": r.quantity,
+            "channel": r.channel,
+            "category": r.category,
+            "brand": r.brand,
+            "import_batch_id": None,
+        }
+        for customer_id, r in orders
+    ]
+    maker = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    statement = maker(Order).on_conflict_do_nothing(
+        index_elements=["source_name", "external_order_id"]
+    )
+    return len(list(conn.execute(statement.returning(Order.id), rows).scalars()))

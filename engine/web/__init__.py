@@ -13,7 +13,7 @@ from flask import Flask
 
 from engine.bootstrap import Adapters, bootstrap, utc_now
 from engine.settings import Settings
-from engine.web import hooks_providers, tracking
+from engine.web import hooks_business, hooks_providers, tracking
 from engine.web.context import WebContext
 
 
@@ -30,4 +30,5 @@ def create_app(
     app.extensions["engine"] = WebContext(adapters or bootstrap(settings), clock)
     app.register_blueprint(tracking.blueprint)
     app.register_blueprint(hooks_providers.blueprint)
+    app.register_blueprint(hooks_business.bp)
     return app

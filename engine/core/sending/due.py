@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
@@ -41,11 +42,20 @@ class Due:
             return c.get("email")
         if self.channel in ("sms", "call"):
             return c.get("phone")
-        parts = [c.get("address_line1"), c.get("postal_code") or c.get("city"), c.get("country")]
-        if not all(parts):
-            return None
-        lines = (c.get("address_line1"), c.get("address_line2"), c.get("postal_code"))
-        return "|".join(str(part or "").strip().lower() for part in (*lines, c.get("country")))
+        return postal_address(c)
+
+
+def postal_address(c: Mapping[str, Any]) -> str | None:
+    """A customer's postal address as one normalised value (None when incomplete).
+
+    Lines, postal code and country, trimmed and lower-cased, joined by ``|``:
+    the value a mail suppression (returned mail) is hashed from.
+    """
+    parts = [c.get("address_line1"), c.get("postal_code") or c.get("city"), c.get("country")]
+    if not all(parts):
+        return None
+    lines = (c.get("address_line1"), c.get("address_line2"), c.get("postal_code"))
+    return "|".join(str(part or "").strip().lower() for part in (*lines, c.get("country")))
 
 
 def suppression_token(kind: SuppressionKind, value: str) -> str:
