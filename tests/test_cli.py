@@ -78,6 +78,12 @@ def test_demo_builds_and_summarises_a_customer_base(tmp_path: Path) -> None:
         "sample: cell offer15, step offer (email)",
         "launched winback-2026-12",
         "sample-ratio check",
+        "campaign dispatch --at",
+        "│ email   │  sent │",
+        "callbacks posted",
+        "/webhooks/sendgrid 200",
+        "│ processed │",
+        "sends by delivery status",
     ):
         assert expected in result.output
     assert (tmp_path / "demo" / "demo.sqlite3").exists()

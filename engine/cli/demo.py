@@ -10,16 +10,19 @@ import click
 from rich.console import Console
 
 from engine.bootstrap import Adapters, bootstrap
-from engine.cli.campaigns import run_plan
+from engine.cli.campaigns import read_campaign, run_plan
 from engine.cli.context import Context
+from engine.cli.demo_callbacks import simulate
 from engine.cli.imports import import_customer_file, import_order_file, parse_source
 from engine.cli.launch import print_launch, run_launch
 from engine.cli.metrics import print_summary, run_refresh
 from engine.cli.plan_view import print_plan
 from engine.cli.send import print_dispatch, print_outbox, run_dispatch
+from engine.cli.ui import table
 from engine.db import migrate
 from engine.db.dispatch import SqlDispatch
 from engine.db.outbox import SqlOutboxReader
+from engine.db.tracking_summary import SqlTrackingSummary
 from engine.demo.generate import (
     CUSTOMER_COLUMNS,
     ORDER_COLUMNS,
@@ -104,6 +107,7 @@ def demo(ctx: Context, size: int, seed: int, workdir: Path) -> None:
         console.rule(f"[bold]campaign launch: {DEMO_CAMPAIGN}")
         print_launch(console, run_launch(adapters, DEMO_CAMPAIGN, ctx.now(), console))
         _dispatch(adapters, console)
+        _callbacks(adapters, console, seed)
     adapters.engine.dispose()
     console.print(f"demo database: {database} (use ENGINE_DATABASE_URL=sqlite:///{database})")
 
@@ -118,6 +122,36 @@ def _dispatch(adapters: Adapters, console: Console) -> None:
         console.rule(f"[bold]campaign dispatch --at {due:%Y-%m-%d %H:%M} (UTC)")
         print_dispatch(console, run_dispatch(adapters, due))
     print_outbox(console, SqlOutboxReader(adapters.engine), None, 2)
+
+
+def _callbacks(adapters: Adapters, console: Console, seed: int) -> None:
+    """Simulated callbacks for the demo campaign through the real endpoints, then their effect."""
+    console.rule("[bold]callbacks: SendGrid events, opens, clicks, a STOP, purchases")
+    spec = read_campaign(DEMO_CAMPAIGN, adapters.renderer).spec
+    key = spec.key
+    with console.status("posting signed callbacks to the web app"):
+        simulated = simulate(adapters, key, seed, spec.response.window)
+    console.print(
+        table(
+            "callbacks posted",
+            ["endpoint and answer", "requests"],
+            sorted(simulated.answers.items()),
+        )
+    )
+    counts = SqlTrackingSummary(adapters.engine).counts(key)
+    events = [(kind, "machine" if machine else "", n) for kind, machine, n in counts["events"]]
+    console.print(table("event ledger", ["kind", "", "events"], events))
+    console.print(
+        table("sends by delivery status", ["step", "delivery", "sends"], counts["delivery"])
+    )
+    money = [
+        (cell, how, n, f"{(cents or 0) / 100:,.2f}") for cell, how, n, cents in counts["responses"]
+    ]
+    console.print(table("responses credited", ["cell", "attribution", "responses", "value"], money))
+    if counts["withdrawn"]:
+        console.print(
+            table("consent withdrawn", ["channel", "source", "customers"], counts["withdrawn"])
+        )
 
 
 def _write(path: Path, columns: tuple[str, ...], rows: Iterable[dict[str, str]]) -> None:

@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine, func, select
 
 from engine.core.sending.message import Message, Outcome
 from engine.db.links import insert_ignoring_duplicates
-from engine.db.models import Alert, Campaign, OutboxMessage, Send
+from engine.db.models import Alert, Campaign, Cell, Contact, Customer, OutboxMessage, Send
 
 
 @dataclass
@@ -77,6 +78,48 @@ class SqlOutboxReader:
         )
         if campaign_key:
             query = query.where(Campaign.key == campaign_key)
+        with self.engine.connect() as conn:
+            return [dict(row) for row in conn.execute(query).mappings()]
+
+    def sent(self, campaign_key: str) -> list[dict[str, Any]]:
+        """A campaign's outbox e-mails with send, cell and recipient (the demo's callbacks)."""
+        query = (
+            select(
+                OutboxMessage.send_id,
+                OutboxMessage.recipient,
+                OutboxMessage.html,
+                Send.sent_at,
+                Send.step,
+                Cell.code.label("cell"),
+                Customer.phone,
+                Campaign.key.label("campaign"),
+            )
+            .join(Send, Send.id == OutboxMessage.send_id)
+            .join(Contact, Contact.id == Send.contact_id)
+            .join(Cell, Cell.id == Contact.cell_id)
+            .join(Customer, Customer.id == Send.customer_id)
+            .join(Campaign, Campaign.id == Send.campaign_id)
+            .where(Campaign.key == campaign_key, OutboxMessage.channel == "email")
+            .order_by(OutboxMessage.send_id)
+        )
+        with self.engine.connect() as conn:
+            return [dict(row) for row in conn.execute(query).mappings()]
+
+    def contacts(self, campaign_key: str) -> list[dict[str, Any]]:
+        """A campaign's assigned contacts (treated and held out) with cell, code and customer ref."""
+        query = (
+            select(
+                Contact.id.label("contact_id"),
+                Contact.response_code,
+                Cell.code.label("cell"),
+                Customer.external_id,
+            )
+            .join(Cell, Cell.id == Contact.cell_id)
+            .join(Customer, Customer.id == Contact.customer_id)
+            .join(Campaign, Campaign.id == Contact.campaign_id)
+            .where(Campaign.key == campaign_key, Contact.status.in_(("treated", "held_out")))
+            .order_by(Contact.id)
+        )
         with self.engine.connect() as conn:
             return [dict(row) for row in conn.execute(query).mappings()]
 
