@@ -207,18 +207,3 @@ def test_the_bought_list_overlaps_own_customers_by_email() -> None:
         for row in prospects
         if row["phone"]
     )
-
-
-def test_generation_speed() -> None:
-    shape = DemoShape(customers=100_000, prospects=0)
-    started = time.perf_counter()
-    customers = sum(1 for _ in internal_customers(shape, NOW))
-    middle = time.perf_counter()
-    order_rows = sum(1 for _ in orders(shape, NOW))
-    seconds = time.perf_counter() - started
-    print(
-        f"\n{customers:,} customer rows in {middle - started:.2f} s "
-        f"({customers / (middle - started):,.0f}/s), {order_rows:,} order rows in "
-        f"{seconds - (middle - started):.2f} s ({order_rows / (seconds - (middle - started)):,.0f}/s)"
-    )
-    assert seconds < 30
