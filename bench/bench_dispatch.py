@@ -241,31 +241,31 @@ def paced_rate(url: str) -> tuple[float, float]:
 
 
 def part_memory(kind: str, audience: int, seconds: float, concurrency: int) -> None:
-    with fake("engine.testing.sendgrid", 50) as server:
-        with database(kind, "email", int(audience / 0.9) + 1) as (url, workdir, queued):
-            path = config(
-                workdir, url, server.url, way="email", conc=concurrency,
-                throttle={"email": "1000000/s"},
-            )  # fmt: skip
-            samples: list[tuple[float, int]] = []
+    with (
+        fake("engine.testing.sendgrid", 50) as server,
+        database(kind, "email", int(audience / 0.9) + 1) as (url, workdir, queued),
+    ):
+        path = config(
+            workdir, url, server.url, way="email", conc=concurrency,
+            throttle={"email": "1000000/s"},
+        )  # fmt: skip
+        samples: list[tuple[float, int]] = []
 
-            def sample(pids: list[int]) -> None:
-                started = time.perf_counter()
-                while time.perf_counter() - started < seconds:
-                    time.sleep(1)
-                    samples.append((time.perf_counter() - started, rss(pids[0])))
-                os.kill(pids[0], 15)  # SIGTERM: the worker stops after its pass
+        def sample(pids: list[int]) -> None:
+            started = time.perf_counter()
+            while time.perf_counter() - started < seconds:
+                time.sleep(1)
+                samples.append((time.perf_counter() - started, rss(pids[0])))
+            os.kill(pids[0], 15)  # SIGTERM: the worker stops after its pass
 
-            peak = workers(path, 1, sample)[0]
-            sent = sends(url, "sent")
-            shown = ", ".join(
-                f"{t:.0f} s {mb} MB" for t, mb in samples[:: max(1, len(samples) // 6)]
-            )
-            print(
-                f"{kind:10s} memory {queued:,} sends queued, {sent:,} sent in {seconds:g} s; "
-                f"RSS {shown}; peak {peak} MB",
-                flush=True,
-            )
+        peak = workers(path, 1, sample)[0]
+        sent = sends(url, "sent")
+        shown = ", ".join(f"{t:.0f} s {mb} MB" for t, mb in samples[:: max(1, len(samples) // 6)])
+        print(
+            f"{kind:10s} memory {queued:,} sends queued, {sent:,} sent in {seconds:g} s; "
+            f"RSS {shown}; peak {peak} MB",
+            flush=True,
+        )
 
 
 def rss(pid: int) -> int:
@@ -277,22 +277,24 @@ def rss(pid: int) -> int:
 
 
 def part_stages(kind: str, emails: int, concurrency: int) -> None:
-    with fake("engine.testing.sendgrid", 50) as server:
-        with database(kind, "email", int(emails / 0.9) + 1) as (url, workdir, queued):
-            path = config(
-                workdir, url, server.url, way="email", conc=concurrency,
-                throttle={"email": "1000000/s"},
-            )  # fmt: skip
-            env = {**os.environ, "ENGINE_CONFIG": str(path)}
-            command = [sys.executable, str(ROOT / "bench" / "dispatch_stages.py")]
-            out = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
-            report = json.loads(out.stdout)
-            wall = report.pop("wall")
-            stages = ", ".join(f"{name} {t / wall:.0%}" for name, t in report.items())
-            print(
-                f"{kind:10s} stages {queued:,} in {wall:.1f} s = {queued / wall:,.0f}/s: {stages}",
-                flush=True,
-            )
+    with (
+        fake("engine.testing.sendgrid", 50) as server,
+        database(kind, "email", int(emails / 0.9) + 1) as (url, workdir, queued),
+    ):
+        path = config(
+            workdir, url, server.url, way="email", conc=concurrency,
+            throttle={"email": "1000000/s"},
+        )  # fmt: skip
+        env = {**os.environ, "ENGINE_CONFIG": str(path)}
+        command = [sys.executable, str(ROOT / "bench" / "dispatch_stages.py")]
+        out = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
+        report = json.loads(out.stdout)
+        wall = report.pop("wall")
+        stages = ", ".join(f"{name} {t / wall:.0%}" for name, t in report.items())
+        print(
+            f"{kind:10s} stages {queued:,} in {wall:.1f} s = {queued / wall:,.0f}/s: {stages}",
+            flush=True,
+        )
 
 
 def main() -> None:
@@ -312,7 +314,7 @@ def main() -> None:
     args = parser.parse_args()
     email = args.concurrency or Settings().channels.sendgrid.concurrency
     sms = args.concurrency or Settings().channels.twilio.concurrency
-    print(f"dispatch benchmark, fakes with 50 ms latency (shared 2-core machine)", flush=True)
+    print("dispatch benchmark, fakes with 50 ms latency (shared 2-core machine)", flush=True)
     for kind in [args.only] if args.only else ["sqlite", "postgresql"]:
         parts = args.part or ["email", "stages", "sms", "memory"]
         counts = [1] if kind == "sqlite" else sorted({1, args.workers})

@@ -86,7 +86,7 @@ class KeepAliveClient(python_http_client.Client):
 
     def _build_client(self, name: str | None = None) -> KeepAliveClient:
         # The base class builds a plain Client for each URL segment; keep ours.
-        url_path = self._url_path + [name] if name else self._url_path
+        url_path = [*self._url_path, name] if name else self._url_path
         return KeepAliveClient(
             host=self.host,
             version=self._version,
