@@ -66,6 +66,7 @@ steps:
     channel: {channel}
     template: {template}
 """
+cpu: list[float] = []  # CPU seconds of every worker run, in order
 TEMPLATES = {"email": "winback/offer", "sms": "winback/nudge"}
 
 
@@ -152,11 +153,14 @@ def config(workdir: Path, url: str, provider: str, **dispatch: Any) -> Path:
 
 
 def workers(path: Path, count: int, sample: Callable[[list[int]], None] | None = None) -> list[int]:
-    """Run `count` ``campaign worker --stop-when-idle``; returns each one's peak RSS (MB)."""
+    """Run `count` ``campaign worker --stop-when-idle``; returns each one's peak RSS (MB).
+
+    Their CPU seconds (user + system) are added to `cpu`.
+    """
     env = {**os.environ, "ENGINE_CONFIG": str(path)}
     command = [str(Path(sys.executable).parent / "campaign"), "worker", "--stop-when-idle"]
     procs = [subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL) for _ in range(count)]
-    peaks = []
+    peaks: list[int] = []
     if sample is not None:
         sample([p.pid for p in procs])
     for proc in procs:
@@ -164,6 +168,7 @@ def workers(path: Path, count: int, sample: Callable[[list[int]], None] | None =
         proc.returncode = os.waitstatus_to_exitcode(status)
         assert proc.returncode == 0, f"worker exited with {proc.returncode}"
         peaks.append(usage.ru_maxrss // 1024)
+        cpu.append(usage.ru_utime + usage.ru_stime)
     return peaks
 
 
@@ -188,15 +193,17 @@ def part_email(kind: str, emails: int, counts: list[int], concurrency: int) -> N
                     workdir, url, server.url, way="email", conc=concurrency,
                     throttle={"email": "1000000/s"},
                 )  # fmt: skip
-                started = time.perf_counter()
+                started, fake_cpu = time.perf_counter(), server.cpu()
                 peaks = workers(path, count)
                 seconds = time.perf_counter() - started
+                used, fake_used = sum(cpu[-count:]), server.cpu() - fake_cpu
                 sent = sends(url, "sent")
                 assert sent == queued, (sent, queued)
                 print(
                     f"{kind:10s} email  {count} worker(s), concurrency {concurrency}: "
                     f"{sent:,} sent in {seconds:5.1f} s = {sent / seconds:6,.0f} sends/s; "
-                    f"peak RSS {', '.join(f'{p} MB' for p in peaks)}",
+                    f"peak RSS {', '.join(f'{p} MB' for p in peaks)}; CPU per send: "
+                    f"dispatcher {used / sent * 1000:.2f} ms, fake {fake_used / sent * 1000:.2f} ms",
                     flush=True,
                 )
 
