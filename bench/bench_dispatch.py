@@ -8,6 +8,7 @@ checks, render with engine link tracking, provider call, record.
 
     .venv/bin/python bench/bench_dispatch.py [--part email|stages|sms|memory]
         [--only sqlite|postgresql] [--emails N] [--workers K] [--concurrency C]
+        [--sms-rate R] [--sms-concurrency C] [--audience N] [--seconds S]
 
 Parts (each bounded to about two minutes):
 - email: sends/s end to end, peak RSS per worker (SQLite: one worker; PostgreSQL: 1 and K);
@@ -313,6 +314,7 @@ def main() -> None:
     parser.add_argument("--emails", type=int, default=60_000)
     parser.add_argument("--workers", type=int, default=2, help="PostgreSQL: also run this many")
     parser.add_argument("--concurrency", type=int, default=0, help="0: the settings' default")
+    parser.add_argument("--sms-concurrency", type=int, default=64, help="Twilio threads")
     parser.add_argument("--sms-rate", type=float, default=200.0)
     parser.add_argument("--sms-seconds", type=float, default=30.0)
     parser.add_argument("--sms-capacity", type=int, default=30_000, help="SMS sends unthrottled")
@@ -320,7 +322,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=45.0, help="memory part: how long")
     args = parser.parse_args()
     email = args.concurrency or Settings().channels.sendgrid.concurrency
-    sms = args.concurrency or Settings().channels.twilio.concurrency
+    sms = args.sms_concurrency
     print("dispatch benchmark, fakes with 50 ms latency (shared 2-core machine)", flush=True)
     for kind in [args.only] if args.only else ["sqlite", "postgresql"]:
         parts = args.part or ["email", "stages", "sms", "memory"]
