@@ -133,7 +133,7 @@ class KeepAliveClient(python_http_client.Client):
 
     def _make_request(
         self, opener: Any, request: urllib.request.Request, timeout: float | None = None
-    ) -> http.client.HTTPResponse:
+    ) -> _Read:
         """Return the answer (read in full) over a kept connection; raise `HTTPError` for 4xx/5xx."""
         parts = urlsplit(request.full_url)
         target = parts.path + (f"?{parts.query}" if parts.query else "")
@@ -153,13 +153,16 @@ class KeepAliveClient(python_http_client.Client):
         return _Read(response, body)
 
 
-class _Read(http.client.HTTPResponse):
-    """An answer whose body was already read (the connection is free for the next request)."""
+class _Read:
+    """An answer whose body was already read (the connection is free for the next request).
+
+    What `python_http_client.client.Response` reads of a urllib answer.
+    """
 
     def __init__(self, response: http.client.HTTPResponse, body: bytes) -> None:
         self.status, self.headers, self._body = response.status, response.headers, body
 
-    def read(self, amt: int | None = None) -> bytes:
+    def read(self) -> bytes:
         return self._body
 
     def getcode(self) -> int:
