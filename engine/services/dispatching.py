@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from math import ceil
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -137,7 +138,7 @@ def dispatch_due(
         try:
             for _ in range(rules.max_batches):
                 batch = ports.outbox.claim(
-                    name, clock(), rules.batch_size, rules.lease, rules.worker
+                    name, clock(), _claim_size(rules, name), rules.lease, rules.worker
                 )
                 if not batch:
                     break
@@ -148,6 +149,17 @@ def dispatch_due(
             report.paused += carrier.reasons
         report.files += channel.flush()
     return report
+
+
+def _claim_size(rules: DispatchRules, way: str) -> int:
+    """Sends to claim at once: the batch size, or about one second of a throttled channel.
+
+    A paced channel loses the time it spends claiming and composing beyond
+    one chunk's slot (the throttle forgets the past), and a big batch at a
+    low rate could outlive its lease while still being sent.
+    """
+    rate = rules.throttle.get(way)
+    return rules.batch_size if not rate else max(1, min(rules.batch_size, ceil(rate)))
 
 
 def _batch(
