@@ -18,7 +18,6 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from math import ceil
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -152,14 +151,15 @@ def dispatch_due(
 
 
 def _claim_size(rules: DispatchRules, way: str) -> int:
-    """Sends to claim at once: the batch size, or about one second of a throttled channel.
+    """Sends to claim at once: the batch size, or one paced chunk of a throttled channel.
 
     A paced channel loses the time it spends claiming and composing beyond
-    one chunk's slot (the throttle forgets the past), and a big batch at a
-    low rate could outlive its lease while still being sent.
+    the slot of the chunk in flight (the throttle forgets the past): one
+    chunk is prepared well within one slot. And a big batch at a low rate
+    could outlive its lease while still being sent.
     """
     rate = rules.throttle.get(way)
-    return rules.batch_size if not rate else max(1, min(rules.batch_size, ceil(rate)))
+    return min(rules.batch_size, largest_batch(rate, BURST_SECONDS)) if rate else rules.batch_size
 
 
 def _batch(
