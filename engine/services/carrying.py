@@ -50,6 +50,7 @@ class Carrier:
         self.states: Counter[str] = Counter()
         self.paused: set[int] = set()  # campaigns paused by this pass's answers
         self.reasons: list[str] = []
+        self.ahead: float | None = None  # a throttle slot (Unix s) reserved before its claim
         self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"carrier-{channel.name}")
         self._flying: tuple[list[tuple[Due, Message]], Future[list[Outcome]]] | None = None
 

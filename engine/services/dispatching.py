@@ -135,13 +135,16 @@ def dispatch_due(
         rule = (rules.worker, rules.retry, rules.pause_after_errors)
         carrier = Carrier(channel, ports.outbox, ports.effects, clock, rule)
         try:
+            rate, limit = rules.throttle.get(name), _claim_size(rules, name)
             for _ in range(rules.max_batches):
-                batch = ports.outbox.claim(
-                    name, clock(), _claim_size(rules, name), rules.lease, rules.worker
-                )
+                batch = ports.outbox.claim(name, clock(), limit, rules.lease, rules.worker)
                 if not batch:
                     break
                 _batch(ports, carrier, rules, specs, batch, clock, sleep, report)
+                if rate and len(batch) == limit and carrier.ahead is None:
+                    # More is likely due: reserve the next chunk now, so that
+                    # claiming and composing it overlap the wait for its slot.
+                    carrier.ahead = ports.pacer.reserve(name, limit, clock().timestamp(), rate)
         finally:
             carrier.close()  # the last chunk in flight is settled even if a batch failed
             report.states.update({(name, state): n for state, n in carrier.states.items()})
@@ -259,7 +262,10 @@ def _send(
     for start in range(0, len(messages), size):
         chunk = messages[start : start + size]
         if rate:
-            begin = ports.pacer.reserve(way, len(chunk), clock().timestamp(), rate)
+            begin = carrier.ahead
+            if begin is None:
+                begin = ports.pacer.reserve(way, len(chunk), clock().timestamp(), rate)
+            carrier.ahead = None
             wait = begin - clock().timestamp()
             if wait > 0:
                 sleep(wait)
