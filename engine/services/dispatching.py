@@ -9,6 +9,12 @@ channel claim batches of due sends and for each batch
 4. hand the messages to the channel and settle every outcome,
 5. apply side effects (opt-outs, suppressions, pauses, alerts).
 
+Steps 4-5 run through a `Carrier`: the provider round trip of one chunk
+overlaps the claiming and composing of the next, in the same order of
+records (see `engine.services.carrying`). A throttled channel claims one
+paced chunk at a time and, in steady state, reserves the next chunk's slot
+before claiming it.
+
 The state machine is in `engine.core.sending.states`.
 """
 
