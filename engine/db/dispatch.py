@@ -49,7 +49,10 @@ class SqlDispatch:
                 Send.channel == channel,
                 Send.campaign_id.in_(running),
             )
-            .order_by(Send.due_at, Send.id)
+            # due_at alone, the order of ix_sends_due: with a tie-break on
+            # id the planner sorts every queued send of the channel (a launch
+            # gives them all one due_at) on every claim.
+            .order_by(Send.due_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
