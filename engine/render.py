@@ -55,6 +55,7 @@ class TemplateRenderer:
             keep_trailing_newline=False,
             finalize=_blank_none,
         )
+        self._globals = dict(self._env.globals)
 
     def missing(self, channel: str, name: str) -> list[str]:
         """Paths (relative to the root) of required files that do not exist."""
@@ -117,7 +118,15 @@ class TemplateRenderer:
 
     def _render(self, path: str, context: Mapping[str, Any]) -> str:
         try:
-            return self._env.get_template(path).render(context)
+            template = self._env.get_template(path)
+            # Template.render, minus merging the environment's globals (a
+            # ChainMap, slow to iterate) into a fresh dict on every call:
+            # five renders per e-mail, and the dispatcher renders thousands.
+            shared = template.new_context({**self._globals, **context}, shared=True)
+            try:
+                return str(self._env.concat(template.root_render_func(shared)))  # type: ignore[attr-defined]
+            except Exception:
+                self._env.handle_exception()  # re-raises with the template's lines
         # Runtime errors (undefined variables, sandbox refusals, a filter
         # given the wrong type) are the template author's to fix.
         except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError, LookupError) as exc:

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import http.client
 import urllib.error
+import weakref
 from collections.abc import Hashable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import python_http_client
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
+from engine.channels.keepalive import KeepAliveClient
 from engine.core.sending.batching import batches, halves
 from engine.core.sending.message import Message, Outcome
 from engine.core.sending.providers import no_answer_outcome, sendgrid_blame, sendgrid_outcome
@@ -58,10 +59,11 @@ class SendGridChannel:
         if not settings.api_key:
             raise ValueError("SendGridChannel needs settings.api_key")
         self._api = SendGridAPIClient(settings.api_key, host=settings.host)
-        # The client's own Client has no timeout; this one has, and its
+        # The client's own Client has no timeout and opens a connection per
+        # request; this one has a timeout and keeps connections alive, and its
         # Content-Type is set up front so threads never add it concurrently.
         headers = {**self._api.client.request_headers, "Content-Type": "application/json"}
-        self._api.client = python_http_client.Client(
+        self._api.client = KeepAliveClient(
             host=settings.host, request_headers=headers, version=3, timeout=settings.timeout_seconds
         )
         self._sender = {"email": sender_email, "name": sender_name}
@@ -69,6 +71,8 @@ class SendGridChannel:
         self._tracking = tracking_settings(tracking_mode)
         self._sandbox = settings.sandbox
         self._pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="sendgrid")
+        # Kept connections close with the channel, even one never closed.
+        weakref.finalize(self, self._api.client.pool.close)
 
     def send(self, messages: Sequence[Message]) -> list[Outcome]:
         """Return one outcome per message, in order; requests run concurrently."""
@@ -84,6 +88,7 @@ class SendGridChannel:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+        self._api.client.pool.close()
 
     def _deliver(self, group: list[Message]) -> list[Outcome]:
         """Post one group; split it on 413, drop only the blamed recipients on 400."""

@@ -20,6 +20,9 @@ from engine.core.sending.states import Settled
 from engine.db.models import Campaign, Cell, Contact, Customer, CustomerMetrics, Send
 
 _METRICS = [c for c in CustomerMetrics.__table__.c if c.name not in ("customer_id", "as_of")]
+# (row key, field) of the customer and metrics columns in `_due_rows`.
+_CUSTOMER_KEYS = [(f"c_{c.name}", c.name) for c in Customer.__table__.c]
+_METRIC_KEYS = [(f"m_{c.name}", c.name) for c in _METRICS]
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,10 @@ class SqlDispatch:
                 Send.channel == channel,
                 Send.campaign_id.in_(running),
             )
-            .order_by(Send.due_at, Send.id)
+            # due_at alone, the order of ix_sends_due: with a tie-break on
+            # id the planner sorts every queued send of the channel (a launch
+            # gives them all one due_at) on every claim.
+            .order_by(Send.due_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
@@ -278,6 +284,6 @@ def _due(row: Any) -> Due:
         due_at=row["due_at"],
         cell=row["cell"],
         response_code=row["response_code"],
-        customer={k[2:]: v for k, v in row.items() if k.startswith("c_")},
-        metrics={k[2:]: v for k, v in row.items() if k.startswith("m_")},
+        customer={name: row[key] for key, name in _CUSTOMER_KEYS},
+        metrics={name: row[key] for key, name in _METRIC_KEYS},
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -46,6 +47,15 @@ class Tracking:
         path = {"o": "t/o", "c": "t/c", "u": "u"}[kind]
         return f"{self.public_url.rstrip('/')}/{path}/{self.signer.sign(kind, *ids)}"
 
+    def unsubscribe(self, send_id: int) -> str:
+        """The unsubscribe URL of a send (signed once: composing asks for it three times)."""
+        return _unsubscribe(self, send_id)
+
+
+@lru_cache(maxsize=16_384)  # > the sends of one batch
+def _unsubscribe(tracking: Tracking, send_id: int) -> str:
+    return tracking.url("u", send_id)
+
 
 @dataclass(frozen=True)
 class Composer:
@@ -78,7 +88,7 @@ class Composer:
         found: dict[int, set[str]] = {}
         for draft in drafts:
             if isinstance(draft, Message) and draft.channel == "email":
-                skip = (self.tracking.url("u", draft.send_id),)
+                skip = (self.tracking.unsubscribe(draft.send_id),)
                 urls = track_links(draft.rendered.html or "", _nothing, str, None, skip).links
                 found.setdefault(dues[draft.send_id].campaign_id, set()).update(urls)
         ids = {campaign: self.links.link_ids(campaign, urls) for campaign, urls in found.items()}
@@ -95,7 +105,7 @@ class Composer:
         step = next(s for s in spec.steps if s.id == due.step)
         code = due.response_code or ""
         purl = self.tracking.purl_base.rstrip("/") + "/" + code if code else ""
-        unsubscribe = self.tracking.url("u", due.send_id)
+        unsubscribe = self.tracking.unsubscribe(due.send_id)
         variables = message_variables(spec, due.cell, due.customer, due.metrics, code, purl)
         variables["unsubscribe_url"] = unsubscribe
         rendered = self.renderer.render(step.channel, step.template, variables)
@@ -134,7 +144,7 @@ class Composer:
             return self.tracking.url("c", message.send_id, link)
 
         pixel = self.tracking.url("o", message.send_id)
-        skip = (self.tracking.url("u", message.send_id),)
+        skip = (self.tracking.unsubscribe(message.send_id),)
         return track_links(message.rendered.html or "", known.__getitem__, click, pixel, skip).html
 
     def _mail(self, due: Due, spec: CampaignSpec, step: MailStep, purl: str) -> dict[str, str]:

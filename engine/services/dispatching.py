@@ -9,6 +9,12 @@ channel claim batches of due sends and for each batch
 4. hand the messages to the channel and settle every outcome,
 5. apply side effects (opt-outs, suppressions, pauses, alerts).
 
+Steps 4-5 run through a `Carrier`: the provider round trip of one chunk
+overlaps the claiming and composing of the next, in the same order of
+records (see `engine.services.carrying`). A throttled channel claims one
+paced chunk at a time and, in steady state, reserves the next chunk's slot
+before claiming it.
+
 The state machine is in `engine.core.sending.states`.
 """
 
@@ -27,10 +33,11 @@ from engine.core.campaign.spec import CallStep, CampaignSpec
 from engine.core.sending.checks import Facts, reasons, tokens_of
 from engine.core.sending.due import Due, zone_of
 from engine.core.sending.message import Message, Outcome
-from engine.core.sending.states import RetryPolicy, Settled, settle
+from engine.core.sending.states import RetryPolicy, Settled
 from engine.core.sending.throttle import largest_batch
 from engine.core.sending.windows import next_allowed, quiet_hours_for
 from engine.errors import TemplateError
+from engine.services.carrying import Carrier
 from engine.services.composing import Composer
 from engine.services.launching import stored_spec
 from engine.services.ports import Channel
@@ -131,18 +138,42 @@ def dispatch_due(
     report.resolved = ports.outbox.resolve_unknown(now, rules.unknown_grace, rules.resend_unknown)
     specs = _Specs(ports.campaigns)
     for name, channel in channels.items():
-        for _ in range(rules.max_batches):
-            batch = ports.outbox.claim(name, clock(), rules.batch_size, rules.lease, rules.worker)
-            if not batch:
-                break
-            _batch(ports, channel, rules, specs, batch, clock, sleep, report)
+        rule = (rules.worker, rules.retry, rules.pause_after_errors)
+        carrier = Carrier(channel, ports.outbox, ports.effects, clock, rule)
+        try:
+            rate, limit = rules.throttle.get(name), _claim_size(rules, name)
+            for _ in range(rules.max_batches):
+                batch = ports.outbox.claim(name, clock(), limit, rules.lease, rules.worker)
+                if not batch:
+                    break
+                _batch(ports, carrier, rules, specs, batch, clock, sleep, report)
+                if rate and len(batch) == limit and carrier.ahead is None:
+                    # More is likely due: reserve the next chunk now, so that
+                    # claiming and composing it overlap the wait for its slot.
+                    carrier.ahead = ports.pacer.reserve(name, limit, clock().timestamp(), rate)
+        finally:
+            carrier.close()  # the last chunk in flight is settled even if a batch failed
+            report.states.update({(name, state): n for state, n in carrier.states.items()})
+            report.paused += carrier.reasons
         report.files += channel.flush()
     return report
 
 
+def _claim_size(rules: DispatchRules, way: str) -> int:
+    """Sends to claim at once: the batch size, or one paced chunk of a throttled channel.
+
+    A paced channel loses the time it spends claiming and composing beyond
+    the slot of the chunk in flight (the throttle forgets the past): one
+    chunk is prepared well within one slot. And a big batch at a low rate
+    could outlive its lease while still being sent.
+    """
+    rate = rules.throttle.get(way)
+    return min(rules.batch_size, largest_batch(rate, BURST_SECONDS)) if rate else rules.batch_size
+
+
 def _batch(
     ports: Ports,
-    channel: Channel,
+    carrier: Carrier,
     rules: DispatchRules,
     specs: _Specs,
     batch: list[Due],
@@ -170,7 +201,7 @@ def _batch(
         report.states.update(
             (due.channel, "failed") for due in ready if due.send_id in {f.send_id for f in failed}
         )
-    _send(ports, channel, rules, messages, clock, sleep, report)
+    _send(ports, carrier, rules, messages, clock, sleep)
 
 
 def _checks(
@@ -224,46 +255,27 @@ def _compose(
 
 def _send(
     ports: Ports,
-    channel: Channel,
+    carrier: Carrier,
     rules: DispatchRules,
     messages: list[tuple[Due, Message]],
     clock: Callable[[], datetime],
     sleep: Callable[[float], None],
-    report: DispatchReport,
 ) -> None:
-    """Hand `messages` over in throttled chunks; settle and apply every outcome."""
+    """Hand `messages` to the carrier in throttled chunks (it settles them in order)."""
     way = messages[0][0].channel if messages else ""  # email | sms | mail | call
     rate = rules.throttle.get(way)
     size = largest_batch(rate, BURST_SECONDS) if rate else max(1, len(messages))
-    paused: set[int] = set()
     for start in range(0, len(messages), size):
-        chunk = [(d, m) for d, m in messages[start : start + size] if d.campaign_id not in paused]
-        held = [
-            (d.send_id, clock())
-            for d, _ in messages[start : start + size]
-            if d.campaign_id in paused
-        ]
-        ports.outbox.defer(held, clock(), rules.worker)
-        if not chunk:
-            continue
+        chunk = messages[start : start + size]
         if rate:
-            begin = ports.pacer.reserve(way, len(chunk), clock().timestamp(), rate)
+            begin = carrier.ahead
+            if begin is None:
+                begin = ports.pacer.reserve(way, len(chunk), clock().timestamp(), rate)
+            carrier.ahead = None
             wait = begin - clock().timestamp()
             if wait > 0:
                 sleep(wait)
-        ports.outbox.hand_over([d.send_id for d, _ in chunk], clock(), rules.worker)
-        outcomes = channel.send([m for _, m in chunk])
-        now = clock()
-        settled = [
-            settle(o, d.attempts + 1, rules.retry, now)
-            for (d, _), o in zip(chunk, outcomes, strict=True)
-        ]
-        ports.outbox.settle(settled, now, rules.worker)
-        report.states.update((way, s.state) for s in settled)
-        results = [(d, o) for (d, _), o in zip(chunk, outcomes, strict=True)]
-        for campaign_id, reason in ports.effects.apply(results, now, rules.pause_after_errors):
-            report.paused.append(reason)
-            paused.add(campaign_id)
+        carrier.send(chunk)
 
 
 class _Specs:
