@@ -19,6 +19,7 @@ from engine.cli.metrics import customers, metrics
 from engine.cli.schedule import scheduler
 from engine.cli.send import dispatch, outbox, worker
 from engine.cli.serve import serve
+from engine.cli.users import dashboard_user
 from engine.errors import EngineError
 
 
@@ -77,6 +78,7 @@ for command in (
     outbox,
     scheduler,
     serve,
+    dashboard_user,
 ):
     cli.add_command(command)
 
