@@ -7,10 +7,14 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from flask.testing import FlaskClient
 
 from engine.bootstrap import Adapters
-from engine.settings import Settings
+from engine.cli import cli
+from engine.config import load_settings
+from engine.settings import DashboardSettings, Settings
+from engine.web.auth import check_login, token_user
 from engine.web.charts import IntervalBar, Series, nice_ticks, rate_bars, step_lines
 
 from .dashboard_data import (
@@ -237,3 +241,28 @@ def test_nice_ticks_cover_the_highest_value_in_round_steps() -> None:
     assert nice_ticks(0.23) == pytest.approx([0, 0.05, 0.1, 0.15, 0.2, 0.25])
     assert nice_ticks(7) == [0, 2, 4, 6, 8]
     assert nice_ticks(0) == [0.0, 1.0]
+
+
+def test_dashboard_user_prints_a_hash_and_a_token_digest_that_work() -> None:
+    runner = CliRunner()
+    typed = "a long password\na long password\n"
+    made = runner.invoke(cli, ["dashboard-user", "bo"], input=typed)
+    assert made.exit_code == 0, made.output
+    name, _, quoted = made.output.strip().splitlines()[-1].strip().partition(": ")
+    users = DashboardSettings(users={name: quoted.strip('"')})
+    assert check_login(users, "bo", "a long password")
+    assert not check_login(users, "bo", "another password")
+    assert "a long password" not in made.output.replace(typed, "")
+    short = runner.invoke(cli, ["dashboard-user", "bo"], input="short\nshort\n")
+    assert short.exit_code != 0
+    token = runner.invoke(cli, ["dashboard-user", "ci", "--token"])
+    secret = token.stderr.strip().rsplit(" ", 1)[-1]
+    digest = token.stdout.strip().splitlines()[-1].split(": ")[1].strip('"')
+    tokens = DashboardSettings(tokens={"ci": digest})
+    assert token_user(tokens, f"Bearer {secret}") == "ci" and token_user(tokens, "Bearer x") is None
+
+
+def test_the_shipped_config_has_the_documented_demo_user() -> None:
+    settings = load_settings(Path(__file__).parent.parent / "config.yaml", {})
+    assert check_login(settings.dashboard, "demo", "demo-dashboard")
+    assert settings.dashboard.session_cookie_secure and settings.dashboard.secret_key is None
