@@ -7,6 +7,7 @@ calls it too); `--json` and `--csv` write plain data (engine.services.report_dat
 from __future__ import annotations
 
 import csv
+import io
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -61,33 +62,35 @@ def report(
     adapters = ctx.adapters
     migrate.require_current(adapters.engine)
     store, now = SqlResults(adapters.engine), at.replace(tzinfo=UTC) if at else ctx.now()
-    out = click.get_text_stream("stdout")
     if every:
         summaries = all_campaigns(store, now)
         if as_json:
-            out.write(json.dumps(summaries_json(summaries), indent=2) + "\n")
+            click.echo(json.dumps(summaries_json(summaries), indent=2))
         elif as_csv:
             rows = summaries_json(summaries)
-            _csv(out, list(rows[0]) if rows else [], rows)
+            click.echo(_csv(list(rows[0]) if rows else [], rows), nl=False)
         else:
             print_overview(ctx.console, summaries)
         return
     assert key is not None
     found = campaign_report(store, key, now)
     if as_json:
-        out.write(json.dumps(report_json(found), indent=2) + "\n")
+        click.echo(json.dumps(report_json(found), indent=2))
     elif as_csv:
-        _csv(out, list(CSV_COLUMNS), report_rows(found))
+        click.echo(_csv(list(CSV_COLUMNS), report_rows(found)), nl=False)
     else:
         print_report(ctx.console, found)
 
 
-def _csv(out, columns: list[str], rows: list[dict[str, object]]) -> None:  # type: ignore[no-untyped-def]
+def _csv(columns: list[str], rows: list[dict[str, object]]) -> str:
+    """`rows` as CSV text with a header; empty cells for null figures."""
+    out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     for row in rows:
         writer.writerow({k: "" if v is None else json.dumps(v) if isinstance(v, dict) else v
                          for k, v in row.items()})  # fmt: skip
+    return out.getvalue()
 
 
 def print_report(console: Console, report: CampaignReport) -> None:

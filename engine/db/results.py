@@ -10,10 +10,10 @@ back); `engine.services.reporting` assembles the report from the results.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, bindparam, select, text
+from sqlalchemy import Connection, Engine, RowMapping, TextClause, bindparam, select, text
 
 from engine.core.results import CampaignRecord, CellTally, DailyResponders, StepTally
 from engine.db.models import Campaign, Cell
@@ -126,7 +126,8 @@ def _day(dialect: str) -> str:
     return "CAST(FLOOR(EXTRACT(EPOCH FROM (first_at - :launched)) / 86400) AS INTEGER)"
 
 
-def _by_day(dialect: str):  # type: ignore[no-untyped-def]
+def _by_day(dialect: str) -> TextClause:
+    """Per cell and day since launch: contacts whose first credited response came that day."""
     return text(
         f"""
         SELECT cell_id, {_day(dialect)} AS day, COUNT(*) AS responders
@@ -180,26 +181,17 @@ class SqlResults:
         ]
 
     def funnel(self, campaign_id: int) -> list[StepTally]:
-        """Messages per step and cell by state, in step order of first appearance."""
+        """Messages per step, channel and cell by state (ordered by step, channel, cell id)."""
         with self.engine.connect() as conn:
             cells = _cells(conn, campaign_id)
             rows = conn.execute(FUNNEL, {"campaign": campaign_id}).mappings().all()
-        tallies: dict[tuple[str, str, int], dict[str, object]] = {}
+        tallies: dict[tuple[str, str, int], _Step] = {}
         for row in rows:
             key = (row["step"], row["channel"], row["cell_id"])
-            tally = tallies.setdefault(key, {"skipped": {}})
-            _add(tally, row)
+            tallies.setdefault(key, _Step()).add(row)
         return [
-            StepTally(
-                step=step,
-                channel=channel,
-                cell=cells[cell_id][0],
-                skipped=tuple(sorted(t.pop("skipped").items())),  # type: ignore[attr-defined]
-                **t,  # type: ignore[arg-type]
-            )
-            for (step, channel, cell_id), t in sorted(
-                tallies.items(), key=lambda item: (item[0][0], item[0][1], item[0][2])
-            )
+            tally.value(step, channel, cells[cell_id][0])
+            for (step, channel, cell_id), tally in sorted(tallies.items())
         ]
 
     def responders_by_day(
@@ -235,16 +227,29 @@ def _cells(conn: Connection, campaign_id: int) -> dict[int, tuple[str, bool, flo
     return {cell_id: (code, bool(control), float(share)) for cell_id, code, control, share in rows}
 
 
-def _add(tally: dict[str, object], row: object) -> None:
-    """Fold one (state, reason) row of FUNNEL into a step tally."""
-    r = dict(row)  # type: ignore[call-overload]
-    state, sends = r["state"], int(r["sends"])
-    if state == "skipped":
-        skipped: dict[str, int] = tally["skipped"]  # type: ignore[assignment]
-        skipped[r["reason"]] = skipped.get(r["reason"], 0) + sends
-        return
-    column = {"sending": "queued", "unknown": "sent"}.get(state, state)
-    tally[column] = int(tally.get(column, 0)) + sends  # type: ignore[call-overload]
-    if column == "sent":
-        for name in ("delivered", "bounced", "opened", "clicked"):
-            tally[name] = int(tally.get(name, 0)) + int(r[name] or 0)  # type: ignore[call-overload]
+@dataclass
+class _Step:
+    """A step tally being folded from FUNNEL rows (one row per state and reason)."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def add(self, row: RowMapping) -> None:
+        sends = int(row["sends"])
+        if row["state"] == "skipped":
+            self.skipped[row["reason"]] = self.skipped.get(row["reason"], 0) + sends
+            return
+        # `sending` is still to go; `unknown` went (it may be reconciled, never resent)
+        column = {"sending": "queued", "unknown": "sent"}.get(row["state"], row["state"])
+        names = [
+            column,
+            *(("delivered", "bounced", "opened", "clicked") if column == "sent" else ()),
+        ]
+        for name in names:
+            value = sends if name == column else int(row[name] or 0)
+            self.counts[name] = self.counts.get(name, 0) + value
+
+    def value(self, step: str, channel: str, cell: str) -> StepTally:
+        return StepTally(
+            step, channel, cell, skipped=tuple(sorted(self.skipped.items())), **self.counts
+        )

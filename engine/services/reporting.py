@@ -147,7 +147,7 @@ def campaign_report(store: Results, key: str, now: datetime) -> CampaignReport:
     spec = _spec(record)
     kinds = tuple(spec.response.events)
     tallies = store.cells(record.id, kinds)
-    funnel = store.funnel(record.id)
+    funnel = _in_order(store.funnel(record.id), spec, tallies)
     costs = _costs(spec, tallies, funnel)
     results = analyse_campaign(_counts(tallies, {c.cell: c.cost_cents for c in costs}))
     window = _window(record, spec, now)
@@ -259,6 +259,17 @@ def _costs(
             )
         )
     return tuple(out)
+
+
+def _in_order(
+    funnel: Sequence[StepTally], spec: CampaignSpec, tallies: Sequence[CellTally]
+) -> list[StepTally]:
+    """Steps in the campaign file's order (unknown steps last), cells as in the cells table."""
+    steps = {step.id: index for index, step in enumerate(spec.steps)}
+    cells = {tally.code: index for index, tally in enumerate(tallies)}
+    return sorted(
+        funnel, key=lambda s: (steps.get(s.step, len(steps)), s.step, cells.get(s.cell, 0))
+    )
 
 
 def _window(record: CampaignRecord, spec: CampaignSpec, now: datetime) -> WindowProgress | None:
