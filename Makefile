@@ -17,6 +17,7 @@ demo: $(STAMP)
 	$(BIN)/campaign demo
 
 test: $(STAMP)
+	sh .ci/chromium
 	$(BIN)/ruff check engine tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest

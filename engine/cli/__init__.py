@@ -16,9 +16,11 @@ from engine.cli.demo import demo
 from engine.cli.imports import import_
 from engine.cli.launch import cancel, enter, launch, pause, resume, status
 from engine.cli.metrics import customers, metrics
+from engine.cli.report import report
 from engine.cli.schedule import scheduler
 from engine.cli.send import dispatch, outbox, worker
 from engine.cli.serve import serve
+from engine.cli.users import dashboard_user
 from engine.errors import EngineError
 
 
@@ -51,7 +53,8 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
     `campaign import orders FILE`, `campaign metrics refresh`, then
     `campaign customers summary`; then write a campaign file and run
     `campaign validate FILE` and `campaign plan FILE`, `campaign launch
-    FILE`, and `campaign dispatch` (or run `campaign scheduler`).
+    FILE`, and `campaign dispatch` (or run `campaign scheduler`); `campaign
+    report KEY` shows the results.
     `campaign demo` does all of it on generated data.
     """
     ctx.obj = Context(config_path)
@@ -72,11 +75,13 @@ for command in (
     resume,
     cancel,
     status,
+    report,
     dispatch,
     worker,
     outbox,
     scheduler,
     serve,
+    dashboard_user,
 ):
     cli.add_command(command)
 

@@ -13,7 +13,8 @@ from engine.db import migrate
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.pass_obj
 def serve(ctx: Context, host: str, port: int) -> None:
-    """Serve tracking, unsubscribe and webhook endpoints with Flask's development server.
+    """Serve tracking, unsubscribe and webhook endpoints and the dashboard (/dashboard/)
+    with Flask's development server (docs/dashboard.md: users, secret key, TLS).
 
     In production run gunicorn instead, e.g.
     `gunicorn --workers 4 --bind 0.0.0.0:8000 'engine.web.wsgi:app'`, with

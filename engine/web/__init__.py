@@ -1,4 +1,4 @@
-"""The web app: tracking, unsubscribe and webhook endpoints (later the dashboard).
+"""The web app: tracking, unsubscribe and webhook endpoints, and the dashboard (/dashboard).
 
 `create_app` is the factory (one app per test, as in the Flask tutorial);
 `engine.web.wsgi:app` is what gunicorn serves in production.
@@ -13,7 +13,8 @@ from flask import Flask
 
 from engine.bootstrap import Adapters, bootstrap, utc_now
 from engine.settings import Settings
-from engine.web import hooks_business, hooks_providers, tracking
+from engine.web import dashboard, hooks_business, hooks_providers, results, tracking
+from engine.web.auth import configure_sessions
 from engine.web.context import WebContext
 
 
@@ -31,4 +32,7 @@ def create_app(
     app.register_blueprint(tracking.blueprint)
     app.register_blueprint(hooks_providers.blueprint)
     app.register_blueprint(hooks_business.bp)
+    configure_sessions(app, settings.dashboard)
+    app.register_blueprint(dashboard.blueprint)
+    app.register_blueprint(results.blueprint)
     return app
