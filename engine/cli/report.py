@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import click
 from rich.console import Console
+from sqlalchemy import Engine
 
 from engine.cli.context import Context
 from engine.cli.ui import table
@@ -129,6 +130,13 @@ def print_report(console: Console, report: CampaignReport) -> None:
             f" p = {ratio.p_value:.3g}: {verdict}",
             highlight=False,
         )
+
+
+def show_report(console: Console, engine: Engine, key: str, now: datetime) -> CampaignReport:
+    """Compute and print the report of campaign `key` (the demo's last step); returns it."""
+    found = campaign_report(SqlResults(engine), key, now)
+    print_report(console, found)
+    return found
 
 
 def print_overview(console: Console, summaries: list[CampaignSummary]) -> None:
