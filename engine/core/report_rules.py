@@ -86,17 +86,6 @@ def cell_costs(
     return tuple(out)
 
 
-def in_step_order(
-    funnel: Sequence[StepTally], spec: CampaignSpec, tallies: Sequence[CellTally]
-) -> list[StepTally]:
-    """Steps in the campaign file's order (unknown steps last), cells as in the cells table."""
-    steps = {step.id: index for index, step in enumerate(spec.steps)}
-    cells = {tally.code: index for index, tally in enumerate(tallies)}
-    return sorted(
-        funnel, key=lambda s: (steps.get(s.step, len(steps)), s.step, cells.get(s.cell, 0))
-    )
-
-
 def window_progress(
     record: CampaignRecord, spec: CampaignSpec, now: datetime
 ) -> WindowProgress | None:

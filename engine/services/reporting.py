@@ -23,7 +23,6 @@ from engine.core.report_rules import (
     ResponseCurve,
     WindowProgress,
     cell_costs,
-    in_step_order,
     report_notes,
     response_curves,
     window_progress,
@@ -50,8 +49,9 @@ class Results(Protocol):
 
     def find(self, key: str) -> CampaignRecord | None: ...
     def campaigns(self) -> list[CampaignRecord]: ...
-    def cells(self, campaign_id: int, kinds: Sequence[str]) -> list[CellTally]: ...
-    def funnel(self, campaign_id: int) -> list[StepTally]: ...
+    def counts(
+        self, campaign_id: int, kinds: Sequence[str], steps: Sequence[tuple[str, str]]
+    ) -> tuple[list[CellTally], list[StepTally]]: ...
     def responders_by_day(
         self, campaign_id: int, kinds: Sequence[str], launched_at: datetime
     ) -> list[DailyResponders]: ...
@@ -122,8 +122,7 @@ def campaign_report(store: Results, key: str, now: datetime) -> CampaignReport:
         raise UnknownCampaign(f"no launched campaign {key!r}")
     spec = _spec(record)
     kinds = tuple(spec.response.events)
-    tallies = store.cells(record.id, kinds)
-    funnel = in_step_order(store.funnel(record.id), spec, tallies)
+    tallies, funnel = store.counts(record.id, kinds, _steps(spec))
     costs = cell_costs(spec, tallies, funnel)
     results = analyse_campaign(_counts(tallies, {c.cell: c.cost_cents for c in costs}))
     window = window_progress(record, spec, now)
@@ -155,7 +154,7 @@ def all_campaigns(store: Results, now: datetime) -> list[CampaignSummary]:
     summaries = []
     for record in store.campaigns():
         spec = _spec(record)
-        tallies = store.cells(record.id, tuple(spec.response.events))
+        tallies, _ = store.counts(record.id, tuple(spec.response.events), _steps(spec))
         results = analyse_campaign(_counts(tallies, {}))
         best = max(results.comparisons, key=lambda c: c.absolute_lift, default=None)
         window = window_progress(record, spec, now)
@@ -185,6 +184,11 @@ def _spec(record: CampaignRecord) -> CampaignSpec:
         record.starts_at, None,
     )  # fmt: skip
     return stored_spec(launched)
+
+
+def _steps(spec: CampaignSpec) -> list[tuple[str, str]]:
+    """(step id, channel) of every step of the campaign file, in its order."""
+    return [(step.id, step.channel) for step in spec.steps]
 
 
 def _counts(tallies: Sequence[CellTally], cost_cents: dict[str, float]) -> list[CellCounts]:
