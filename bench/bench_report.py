@@ -245,10 +245,10 @@ def fill(engine: Engine, contacts: int) -> str:
 
 # A statement's name, by a phrase only it contains (engine.db.results).
 NAMES = (
-    ("MAX(CASE WHEN state", "CONTACT_FIGURES"),
+    ("per_contact", "contact_profiles"),
+    ("state = 'skipped'", "SKIPPED"),
     ("group_unsubscribed", "OPT_OUTS"),
     ("revenue_squares", "RESPONDERS"),
-    ("s.step, s.channel", "FUNNEL"),
     ("first_at", "responders by day"),
     ("FROM campaigns", "campaign"),
     ("FROM cells", "cells"),

@@ -22,6 +22,8 @@ from engine.services.reporting import all_campaigns, campaign_report
 from .conftest import NOW
 from .report_campaign import LAUNCHED, build
 
+STEPS = [("offer", "email"), ("reminder", "email")]
+
 HAND_COUNTED = [
     CellTally("control", True, 0.2, assigned=4, responders=1, revenue_cents=3000,
               revenue_squares=3000**2),
@@ -37,9 +39,10 @@ HAND_COUNTED = [
 
 def test_every_counted_figure_equals_the_hand_count(adapters: Adapters) -> None:
     campaign_id = build(adapters.engine)
-    assert SqlResults(adapters.engine).cells(campaign_id, ["purchase", "code_redeemed"]) == (
-        HAND_COUNTED
+    tallies, _ = SqlResults(adapters.engine).counts(
+        campaign_id, ["purchase", "code_redeemed"], STEPS
     )
+    assert tallies == HAND_COUNTED
 
 
 def test_what_is_not_counted(adapters: Adapters) -> None:
@@ -59,7 +62,7 @@ def test_what_is_not_counted(adapters: Adapters) -> None:
 
 def test_counting_other_kinds_counts_them(adapters: Adapters) -> None:
     campaign_id = build(adapters.engine)
-    tallies = SqlResults(adapters.engine).cells(campaign_id, ["reply"])
+    tallies, _ = SqlResults(adapters.engine).counts(campaign_id, ["reply"], STEPS)
     assert [(t.code, t.responders, t.revenue_cents) for t in tallies] == [
         ("control", 1, 0),
         ("a", 1, 0),

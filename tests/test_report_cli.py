@@ -92,6 +92,11 @@ def test_all_lists_every_campaign(run) -> None:  # type: ignore[no-untyped-def]
     assert "+25.00 pp [-28.20, +60.06]" in out
     data = json.loads(run("report", "--all", "--json", *AT).output)
     assert [(d["key"], d["best"]) for d in data] == [("no-control", None), ("report-test", "a")]
+    rows = list(csv.DictReader(io.StringIO(run("report", "--all", "--csv", *AT).output)))
+    assert [(r["key"], r["best"], r["lift_low"] != "") for r in rows] == [
+        ("no-control", "", False),
+        ("report-test", "a", True),
+    ]
 
 
 def test_a_campaign_without_control_says_so(run) -> None:  # type: ignore[no-untyped-def]

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import click
 from rich.console import Console
+from sqlalchemy import Engine
 
 from engine.cli.context import Context
 from engine.cli.ui import table
@@ -67,7 +68,7 @@ def report(
         if as_json:
             click.echo(json.dumps(summaries_json(summaries), indent=2))
         elif as_csv:
-            rows = summaries_json(summaries)
+            rows = [_flat(row) for row in summaries_json(summaries)]
             click.echo(_csv(list(rows[0]) if rows else [], rows), nl=False)
         else:
             print_overview(ctx.console, summaries)
@@ -82,14 +83,25 @@ def report(
         print_report(ctx.console, found)
 
 
+def _flat(row: dict[str, object]) -> dict[str, object]:
+    """An interval {low, high} as two columns `<key>_low`, `<key>_high`."""
+    out: dict[str, object] = {}
+    for key, value in row.items():
+        if key == "interval":
+            low, high = (None, None) if value is None else (value["low"], value["high"])  # type: ignore[index]
+            out |= {"lift_low": low, "lift_high": high}
+        else:
+            out[key] = value
+    return out
+
+
 def _csv(columns: list[str], rows: list[dict[str, object]]) -> str:
     """`rows` as CSV text with a header; empty cells for null figures."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: "" if v is None else json.dumps(v) if isinstance(v, dict) else v
-                         for k, v in row.items()})  # fmt: skip
+        writer.writerow({k: "" if v is None else v for k, v in row.items()})
     return out.getvalue()
 
 
@@ -129,6 +141,13 @@ def print_report(console: Console, report: CampaignReport) -> None:
             f" p = {ratio.p_value:.3g}: {verdict}",
             highlight=False,
         )
+
+
+def show_report(console: Console, engine: Engine, key: str, now: datetime) -> CampaignReport:
+    """Compute and print the report of campaign `key` (the demo's last step); returns it."""
+    found = campaign_report(SqlResults(engine), key, now)
+    print_report(console, found)
+    return found
 
 
 def print_overview(console: Console, summaries: list[CampaignSummary]) -> None:

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, Engine, RowMapping, TextClause, bindparam, select, text
+from sqlalchemy import Connection, Engine, TextClause, bindparam, select, text
 
 from engine.core.results import CampaignRecord, CellTally, DailyResponders, StepTally
 from engine.db.models import Campaign, Cell
@@ -25,35 +26,48 @@ WENT = "('sent', 'unknown')"
 DELIVERED = "('delivered', 'read')"
 UNDELIVERED = "('bounced', 'blocked', 'dropped', 'undelivered', 'failed', 'returned')"
 
-CONTACT_FIGURES = text(
-    f"""
-    SELECT c.cell_id,
-           COUNT(*) AS assigned,
-           SUM(CASE WHEN c.status = 'treated' THEN 1 ELSE 0 END) AS treated,
-           COALESCE(SUM(s.sent), 0) AS sent,
-           COALESCE(SUM(s.delivered), 0) AS delivered,
-           COALESCE(SUM(s.bounced), 0) AS bounced,
-           COALESCE(SUM(s.opened), 0) AS opened,
-           COALESCE(SUM(s.clicked), 0) AS clicked
-    FROM contacts AS c
-    LEFT JOIN (
-        SELECT contact_id,
-               MAX(CASE WHEN state IN {WENT} THEN 1 ELSE 0 END) AS sent,
-               MAX(CASE WHEN delivery IN {DELIVERED} THEN 1 ELSE 0 END) AS delivered,
-               MAX(CASE WHEN delivery IN {UNDELIVERED} THEN 1 ELSE 0 END) AS bounced,
-               MAX(CASE WHEN opened_at IS NOT NULL THEN 1 ELSE 0 END) AS opened,
-               MAX(CASE WHEN clicked_at IS NOT NULL THEN 1 ELSE 0 END) AS clicked
-        FROM sends
-        WHERE campaign_id = :campaign
-        GROUP BY contact_id
-    ) AS s ON s.contact_id = c.id
-    WHERE c.campaign_id = :campaign AND c.status IN ('treated', 'held_out')
-    GROUP BY c.cell_id
-    """
+STATES = ("queued", "sending", "sent", "unknown", "failed", "skipped", "cancelled")
+# One small integer per send: its state, delivery outcome, human open and click.
+# Grouping by integers, not by text columns, is what keeps SQLite's sorter cheap.
+SEND_CODE = (
+    "(CASE s.state "
+    + " ".join(f"WHEN '{state}' THEN {index}" for index, state in enumerate(STATES, 1))
+    + f" ELSE 0 END) * 16 + CASE WHEN s.delivery IN {DELIVERED} THEN 8"
+    f" WHEN s.delivery IN {UNDELIVERED} THEN 4 ELSE 0 END"
+    " + CASE WHEN s.opened_at IS NOT NULL THEN 2 ELSE 0 END"
+    " + CASE WHEN s.clicked_at IS NOT NULL THEN 1 ELSE 0 END"
 )
-"""Per cell: assigned and treated contacts, and contacts whose sends went, were
-delivered, failed delivery, were opened (by a human) or clicked. Sends are
-folded per contact first, so a customer with two e-mails counts once."""
+
+
+def contact_profiles(steps: int) -> TextClause:
+    """Assigned contacts per cell, status and combination of their sends' codes.
+
+    One pass: each assigned contact joined to its sends (`uq_sends_contact_step`
+    seeks), folded to one code per step (:step_0, :step_1 ...; NULL: no send),
+    then counted per distinct combination: a few hundred rows, whatever the
+    audience, from which Python derives both the customer counts (a customer
+    with two e-mails counts once) and the per-step funnel. Grouping by the
+    contacts' unique key (campaign, customer, entry) lets SQLite stream the
+    inner GROUP BY in index order instead of sorting a million rows.
+    """
+    codes = ", ".join(
+        f"MAX(CASE WHEN s.step = :step_{i} THEN {SEND_CODE} END) AS s{i}" for i in range(steps)
+    )
+    names = "".join(f", s{i}" for i in range(steps))
+    return text(
+        f"""
+        SELECT cell_id, status{names}, COUNT(*) AS contacts
+        FROM (
+            SELECT MIN(c.cell_id) AS cell_id, MIN(c.status) AS status{", " if steps else ""}{codes}
+            FROM contacts AS c
+            LEFT JOIN sends AS s ON s.contact_id = c.id
+            WHERE c.campaign_id = :campaign AND c.status IN ('treated', 'held_out')
+            GROUP BY c.customer_id, c.entry
+        ) AS per_contact
+        GROUP BY cell_id, status{names}
+        """
+    )
+
 
 OPT_OUTS = text(
     """
@@ -99,24 +113,16 @@ those of them with a delivered send (`uq_sends_contact_step` seek each),
 revenue and the sum of each responder's revenue squared. Unattributed
 responses (no contact) and other kinds are not counted."""
 
-FUNNEL = text(
-    f"""
-    SELECT s.step, s.channel, c.cell_id, s.state,
-           CASE WHEN s.state = 'skipped' THEN COALESCE(s.last_error, 'unknown') END AS reason,
-           COUNT(*) AS sends,
-           SUM(CASE WHEN s.delivery IN {DELIVERED} THEN 1 ELSE 0 END) AS delivered,
-           SUM(CASE WHEN s.delivery IN {UNDELIVERED} THEN 1 ELSE 0 END) AS bounced,
-           SUM(CASE WHEN s.opened_at IS NOT NULL THEN 1 ELSE 0 END) AS opened,
-           SUM(CASE WHEN s.clicked_at IS NOT NULL THEN 1 ELSE 0 END) AS clicked
+SKIPPED = text(
+    """
+    SELECT s.step, c.cell_id, COALESCE(s.last_error, 'unknown') AS reason, COUNT(*) AS sends
     FROM sends AS s
     JOIN contacts AS c ON c.id = s.contact_id
-    WHERE s.campaign_id = :campaign
-    GROUP BY s.step, s.channel, c.cell_id, s.state,
-             CASE WHEN s.state = 'skipped' THEN COALESCE(s.last_error, 'unknown') END
+    WHERE s.state = 'skipped' AND s.campaign_id = :campaign
+    GROUP BY s.step, c.cell_id, COALESCE(s.last_error, 'unknown')
     """
 )
-"""Sends per step, channel, cell and state (skipped ones by reason), with how
-many were delivered, bounced, opened by a human and clicked."""
+"""Skipped sends per step, cell and reason; `ix_sends_due` (state first) finds them."""
 
 
 def _day(dialect: str) -> str:
@@ -163,36 +169,33 @@ class SqlResults:
             rows = conn.execute(_CAMPAIGNS.order_by(Campaign.id.desc())).all()
         return [CampaignRecord(*row) for row in rows]
 
-    def cells(self, campaign_id: int, kinds: Sequence[str]) -> list[CellTally]:
-        """Every cell of the campaign (control first), with its customer counts."""
-        params = {"campaign": campaign_id, "kinds": list(kinds)}
+    def counts(
+        self, campaign_id: int, kinds: Sequence[str], steps: Sequence[tuple[str, str]]
+    ) -> tuple[list[CellTally], list[StepTally]]:
+        """Every cell's customer counts (control first) and the funnel of `steps`.
+
+        `steps` are the campaign file's (step id, channel), in its order;
+        `kinds` the response kinds that count.
+        """
+        params: dict[str, Any] = {"campaign": campaign_id, "kinds": list(kinds)}
+        params |= {f"step_{i}": step for i, (step, _) in enumerate(steps)}
         with self.engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                # the per-contact fold hashes a million groups: keep it in memory
+                conn.execute(text("SET LOCAL work_mem = '64MB'"))
             cells = _cells(conn, campaign_id)
-            figures: dict[int, dict[str, int]] = {cell_id: {} for cell_id in cells}
-            for statement in (CONTACT_FIGURES, OPT_OUTS, RESPONDERS):
+            folded = _Folded(cells, steps)
+            for row in conn.execute(contact_profiles(len(steps)), params):
+                folded.add(row[0], row[1], row[2:-1], int(row[-1]))
+            for step, cell_id, reason, n in conn.execute(SKIPPED, params):
+                folded.skip(step, cell_id, reason, int(n))
+            for statement in (OPT_OUTS, RESPONDERS):
                 for row in conn.execute(statement, params).mappings():
                     fields = dict(row)
-                    figures[fields.pop("cell_id")].update(
+                    folded.cells[fields.pop("cell_id")].update(
                         {name: int(value or 0) for name, value in fields.items()}
                     )
-        return [
-            CellTally(code=code, control=control, share=share, **figures[cell_id])
-            for cell_id, (code, control, share) in cells.items()
-        ]
-
-    def funnel(self, campaign_id: int) -> list[StepTally]:
-        """Messages per step, channel and cell by state (ordered by step, channel, cell id)."""
-        with self.engine.connect() as conn:
-            cells = _cells(conn, campaign_id)
-            rows = conn.execute(FUNNEL, {"campaign": campaign_id}).mappings().all()
-        tallies: dict[tuple[str, str, int], _Step] = {}
-        for row in rows:
-            key = (row["step"], row["channel"], row["cell_id"])
-            tallies.setdefault(key, _Step()).add(row)
-        return [
-            tally.value(step, channel, cells[cell_id][0])
-            for (step, channel, cell_id), tally in sorted(tallies.items())
-        ]
+        return folded.values()
 
     def responders_by_day(
         self, campaign_id: int, kinds: Sequence[str], launched_at: datetime
@@ -227,29 +230,73 @@ def _cells(conn: Connection, campaign_id: int) -> dict[int, tuple[str, bool, flo
     return {cell_id: (code, bool(control), float(share)) for cell_id, code, control, share in rows}
 
 
+_FLAGS = (("delivered", 8), ("bounced", 4), ("opened", 2), ("clicked", 1))
+# the funnel column of each send state (`sending` is still to go; `unknown`
+# went: it may be reconciled, never resent)
+_COLUMN = {"queued": "queued", "sending": "queued", "sent": "sent", "unknown": "sent",
+           "failed": "failed", "cancelled": "cancelled"}  # fmt: skip
+
+
 @dataclass
-class _Step:
-    """A step tally being folded from FUNNEL rows (one row per state and reason)."""
+class _Folded:
+    """Customer counts per cell and messages per step, folded from `contact_profiles` rows."""
 
-    counts: dict[str, int] = field(default_factory=dict)
-    skipped: dict[str, int] = field(default_factory=dict)
+    names: dict[int, tuple[str, bool, float]]
+    steps: Sequence[tuple[str, str]]
+    cells: dict[int, dict[str, int]] = field(default_factory=dict)
+    funnel: dict[tuple[int, int], dict[str, int]] = field(default_factory=dict)
+    skipped: dict[tuple[int, int], dict[str, int]] = field(default_factory=dict)
 
-    def add(self, row: RowMapping) -> None:
-        sends = int(row["sends"])
-        if row["state"] == "skipped":
-            self.skipped[row["reason"]] = self.skipped.get(row["reason"], 0) + sends
-            return
-        # `sending` is still to go; `unknown` went (it may be reconciled, never resent)
-        column = {"sending": "queued", "unknown": "sent"}.get(row["state"], row["state"])
-        names = [
-            column,
-            *(("delivered", "bounced", "opened", "clicked") if column == "sent" else ()),
+    def add(self, cell_id: int, status: str, codes: Sequence[int | None], n: int) -> None:
+        """`n` contacts of `cell_id` whose sends have these codes (None: no send of that step)."""
+        cell = self.cells.setdefault(cell_id, {})
+        seen: set[str] = set()
+        _bump(cell, "assigned", n)
+        if status == "treated":
+            _bump(cell, "treated", n)
+        for index, code in enumerate(codes):
+            if code is None:
+                continue
+            state = STATES[code // 16 - 1] if 1 <= code // 16 <= len(STATES) else "unknown"
+            column = _COLUMN.get(state)
+            step = self.funnel.setdefault((index, cell_id), {})
+            if column is None:  # skipped: counted by reason in `skip`
+                continue
+            _bump(step, column, n)
+            if column != "sent":
+                continue
+            seen.add("sent")
+            for name, bit in _FLAGS:
+                if code & bit:
+                    _bump(step, name, n)
+                    seen.add(name)
+        for name in seen:  # a customer counts once, however many of their sends qualify
+            _bump(cell, name, n)
+
+    def skip(self, step: str, cell_id: int, reason: str, n: int) -> None:
+        index = next((i for i, (s, _) in enumerate(self.steps) if s == step), None)
+        if index is not None:
+            _bump(self.skipped.setdefault((index, cell_id), {}), reason, n)
+
+    def values(self) -> tuple[list[CellTally], list[StepTally]]:
+        cells = [
+            CellTally(code=code, control=control, share=share, **self.cells.get(cell_id, {}))
+            for cell_id, (code, control, share) in self.names.items()
         ]
-        for name in names:
-            value = sends if name == column else int(row[name] or 0)
-            self.counts[name] = self.counts.get(name, 0) + value
+        funnel = [
+            StepTally(
+                step=step,
+                channel=channel,
+                cell=code,
+                skipped=tuple(sorted(self.skipped.get((index, cell_id), {}).items())),
+                **self.funnel.get((index, cell_id), {}),
+            )
+            for index, (step, channel) in enumerate(self.steps)
+            for cell_id, (code, _, _) in self.names.items()
+            if (index, cell_id) in self.funnel or (index, cell_id) in self.skipped
+        ]
+        return cells, funnel
 
-    def value(self, step: str, channel: str, cell: str) -> StepTally:
-        return StepTally(
-            step, channel, cell, skipped=tuple(sorted(self.skipped.items())), **self.counts
-        )
+
+def _bump(counts: dict[str, int], name: str, n: int) -> None:
+    counts[name] = counts.get(name, 0) + n
