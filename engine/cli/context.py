@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -16,7 +17,8 @@ from engine.settings import Settings
 class Context:
     def __init__(self, config_path: Path | None) -> None:
         self.config_path = config_path
-        self.console = Console()
+        # Piped or captured output gets room for the report's tables.
+        self.console = Console(width=None if sys.stdout.isatty() else 140)
 
     @cached_property
     def settings(self) -> Settings:

@@ -12,11 +12,12 @@ from rich.console import Console
 from engine.bootstrap import Adapters, bootstrap
 from engine.cli.campaigns import read_campaign, run_plan
 from engine.cli.context import Context
-from engine.cli.demo_callbacks import simulate
+from engine.cli.demo_callbacks import BUY, simulate
 from engine.cli.imports import import_customer_file, import_order_file, parse_source
 from engine.cli.launch import print_launch, run_launch
 from engine.cli.metrics import print_summary, run_refresh
 from engine.cli.plan_view import print_plan
+from engine.cli.report import show_report
 from engine.cli.send import print_dispatch, print_outbox, run_dispatch
 from engine.cli.ui import table
 from engine.db import migrate
@@ -108,6 +109,21 @@ def demo(ctx: Context, size: int, seed: int, workdir: Path) -> None:
         print_launch(console, run_launch(adapters, DEMO_CAMPAIGN, ctx.now(), console))
         _dispatch(adapters, console)
         _callbacks(adapters, console, seed)
+        spec = read_campaign(DEMO_CAMPAIGN, adapters.renderer).spec
+        closes = SqlDispatch(adapters.engine).last_sent(spec.key)
+        if closes is not None:  # as of the end of the last contact's response window
+            console.rule(f"[bold]campaign report {spec.key}")
+            show_report(console, adapters.engine, spec.key, closes + spec.response.window)
+            truth = ", ".join(
+                f"{cell} {rate - BUY['control']:+.1%}"
+                for cell, rate in BUY.items()
+                if cell != "control"
+            )
+            console.print(
+                f"the demo's response model buys at {BUY['control']:.0%} in control, so the true "
+                f"lifts are {truth} (in points): each interval above should cover its cell's.",
+                highlight=False,
+            )
     adapters.engine.dispose()
     console.print(f"demo database: {database} (use ENGINE_DATABASE_URL=sqlite:///{database})")
 

@@ -84,6 +84,16 @@ class SqlDispatch:
         with self.engine.connect() as conn:
             return conn.execute(query).scalar()
 
+    def last_sent(self, campaign_key: str) -> datetime | None:
+        """When the campaign's latest send went (the demo reports as of its window's end)."""
+        query = (
+            select(func.max(Send.sent_at))
+            .join(Campaign, Campaign.id == Send.campaign_id)
+            .where(Campaign.key == campaign_key)
+        )
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar()
+
     def hand_over(self, ids: Sequence[int], now: datetime, worker: str) -> None:
         """Mark `ids` as about to reach a provider (committed before the call)."""
         self._update(ids, worker, ("sending",), handed_at=now, updated_at=now)
