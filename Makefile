@@ -35,6 +35,13 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_plan.py
 	$(BIN)/python bench/bench_launch.py
 	$(BIN)/python bench/bench_maildrop.py
+	$(BIN)/python bench/bench_channels.py
+	$(BIN)/python bench/bench_dispatch.py
+	$(BIN)/python bench/bench_tracking.py
+	$(BIN)/python bench/bench_webhooks.py
+	$(BIN)/python bench/bench_web_tracking.py
+	$(BIN)/python bench/bench_responses.py
+	$(BIN)/python bench/bench_report.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache
