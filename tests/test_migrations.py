@@ -27,7 +27,7 @@ def test_migrated_schema_matches_the_models(database_url: str) -> None:
 def test_upgrade_is_idempotent_and_downgrade_returns_to_empty(database_url: str) -> None:
     engine = make_engine(database_url)
     migrate.upgrade(engine)  # already at head: a no-op
-    assert migrate.current(engine) == "0004"
+    assert migrate.current(engine) == "0006"
     migrate.downgrade(engine, "base")
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     with pytest.raises(SchemaNotReady, match="campaign db upgrade"):

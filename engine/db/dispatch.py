@@ -247,6 +247,7 @@ def _due_rows(ids: list[int]) -> Any:
             Send.channel,
             Send.attempts,
             Send.due_at,
+            Send.expires_at,
             Cell.code.label("cell"),
             Contact.response_code,
             *[c.label(f"c_{c.name}") for c in customers.c],
@@ -274,4 +275,5 @@ def _due(row: Any) -> Due:
         response_code=row["response_code"],
         customer={k[2:]: v for k, v in row.items() if k.startswith("c_")},
         metrics={k[2:]: v for k, v in row.items() if k.startswith("m_")},
+        expires_at=row["expires_at"],
     )
