@@ -230,13 +230,16 @@ def _values(dialect: str, rule: Rule, now: datetime, due: Any, owner: Any = None
 
 
 def _insert(dialect: str, query: Any) -> Any:
+    """INSERT .. SELECT into sends whose rowcount is the number of rows inserted."""
     if dialect == "postgresql":
-        return (
+        statement = (
             postgresql.insert(Send)
             .from_select(COLUMNS, query)
             .on_conflict_do_nothing(constraint="uq_sends_contact_step")
         )
-    return sql_insert(Send).from_select(COLUMNS, query)
+    else:
+        statement = sql_insert(Send).from_select(COLUMNS, query)
+    return statement.execution_options(preserve_rowcount=True)
 
 
 def _plus(dialect: str, value: Any, wait: timedelta) -> Any:
