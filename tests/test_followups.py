@@ -100,12 +100,16 @@ def test_an_open_at_19m59s_fires_the_20_minute_follow_up_and_one_at_20m01s_does_
 
 def test_machine_opens_count_only_when_configured(adapters: Adapters) -> None:
     offers = start(adapters)
-    record(adapters, SENT, opened(offers[0], timedelta(minutes=1), machine=True))
+    record(
+        adapters,
+        SENT + timedelta(seconds=90),
+        opened(offers[0], timedelta(minutes=1), machine=True),
+    )
     assert ("mail-test", "reminder", "event") not in tick(
         adapters, SENT + timedelta(minutes=2)
     ).fired
     # a pass that counts machine opens re-reads what is inside the lookback
-    later = tick(adapters, SENT + timedelta(minutes=2, seconds=30), count_machine_opens=True)
+    later = tick(adapters, SENT + timedelta(minutes=2, seconds=15), count_machine_opens=True)
     assert later.fired[("mail-test", "reminder", "event")] == 1
 
 
