@@ -98,7 +98,7 @@ def _steps(spec: CampaignSpec) -> Iterator[Finding]:
                 yield Finding(where, f"no step called {name!r}")
                 continue
             trigger = spec.steps[ids.index(name)].when
-            source = _source_step(trigger)
+            source = _source_step(trigger) or _else_of(spec, name)
             if source is not None and source not in (cell.steps or []):
                 yield Finding(where, f"{name!r} follows {source!r}, which cell {code} does not get")
 
@@ -138,6 +138,11 @@ def _ancestry(spec: CampaignSpec, step_id: str) -> set[str]:
         seen.add(current)
         current = parents.get(current)
     return seen
+
+
+def _else_of(spec: CampaignSpec, step_id: str) -> str | None:
+    """The step whose `else` `step_id` is (None when it is nobody's)."""
+    return next((step.id for step in spec.steps if step.else_ == step_id), None)
 
 
 def _source_step(trigger: object) -> str | None:
