@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from click.testing import CliRunner
 from sqlalchemy import insert, select, update
 
 from engine.bootstrap import Adapters
+from engine.cli import cli
 from engine.db.models import Consent, Contact, Customer, Send
 from engine.db.optouts import set_consent
 from engine.db.outbox import OutboxChannel
@@ -171,3 +173,20 @@ def test_after_entry_counts_from_each_contacts_entry(adapters: Adapters) -> None
     assert {r["due_at"] for r in ratings.values()} == {entered + timedelta(days=15)}
     assert report.fired[("mail-test", "rating", "entry")] == len(treated)
     assert not tick(adapters, entered + timedelta(minutes=1)).fired
+
+
+def test_the_cli_runs_one_pass_and_prints_what_fired_and_what_was_skipped(
+    adapters: Adapters, database_url: str
+) -> None:
+    offers = start(adapters, EXPIRING)
+    record(adapters, SENT + timedelta(minutes=5), opened(offers[0], timedelta(minutes=4)))
+    record(adapters, SENT + timedelta(minutes=22), opened(offers[1], timedelta(minutes=1)))
+    env = {"ENGINE_DATABASE_URL": database_url, "ENGINE_CONFIG": ""}
+    result = CliRunner().invoke(
+        cli, ["followups", "--now", "2026-11-05 02:22:00"], env=env, catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    assert "follow-ups queued (1 rules evaluated)" in result.output
+    lines = [line.replace("│", " ").split() for line in result.output.splitlines()]
+    assert ["mail-test", "reminder", "event", "1"] in lines  # queued
+    assert ["mail-test", "reminder", "expired", "1"] in lines  # not queued, and why
