@@ -70,7 +70,9 @@ class SqlFollowups:
                 queued, last_id = _on_events(conn, rule, now, options, last_id)
             else:
                 window = send_window(rule, now, checked_at, options.lookback)
-                queued = conn.execute(_on_sends(conn, rule, now, window, options)).rowcount
+                queued = 0
+                if conn.execute(_any_in(rule, window)).first() is not None:
+                    queued = conn.execute(_on_sends(conn, rule, now, window, options)).rowcount
             expired = _expired(conn, rule, now) if queued and rule.expire_after else 0
             _save_mark(conn, rule, last_id, now)
         return Fired(int(queued), expired)
@@ -154,6 +156,22 @@ def _on_sends(
     if rule.kind in ("absence", "else"):
         query = query.where(~_happened(rule, options, due))
     return _insert(dialect, query)
+
+
+def _any_in(rule: Rule, window: Window) -> Any:
+    """One row if any source send (or entrant) lies in `window`: an index range probe.
+
+    A pass with nothing new stops here, whatever plan the database would
+    pick for the full INSERT .. SELECT (a hash anti join over the step's
+    sends, say, with statistics that lag behind a large launch).
+    """
+    if rule.kind == "entry":
+        column, where = Contact.entered_at, [Contact.campaign_id == rule.campaign_id]
+    else:
+        column = SOURCE.sent_at
+        where = [SOURCE.campaign_id == rule.campaign_id, SOURCE.step == rule.source]
+    bounds = [column <= window.high, *([column > window.low] if window.low else [])]
+    return select(literal(1)).where(*where, *bounds).limit(1)
 
 
 def _happened(rule: Rule, options: FollowupOptions, deadline: Any) -> Any:
