@@ -66,15 +66,21 @@ class SqlFollowups:
                 )
             ).first()
             last_id, checked_at = (mark[0], mark[1]) if mark else (None, None)
+            # A pass that finds nothing new writes nothing either: its commit
+            # flushes no WAL, and the next pass simply looks back further.
             if rule.kind == "event":
-                queued, last_id = _on_events(conn, rule, now, options, last_id)
+                queued, moved = _on_events(conn, rule, now, options, last_id)
+                changed = moved != last_id
+                last_id = moved
             else:
                 window = send_window(rule, now, checked_at, options.lookback)
                 queued = 0
-                if conn.execute(_any_in(rule, window)).first() is not None:
+                changed = conn.execute(_any_in(rule, window)).first() is not None
+                if changed:
                     queued = conn.execute(_on_sends(conn, rule, now, window, options)).rowcount
             expired = _expired(conn, rule, now) if queued and rule.expire_after else 0
-            _save_mark(conn, rule, last_id, now)
+            if changed or queued:
+                _save_mark(conn, rule, last_id, now)
         return Fired(int(queued), expired)
 
 
