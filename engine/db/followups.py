@@ -12,20 +12,18 @@ else) was not taken; PostgreSQL also says ON CONFLICT DO NOTHING.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     Connection,
     Engine,
-    Interval,
     case,
     exists,
     func,
     literal,
     null,
     select,
-    type_coerce,
 )
 from sqlalchemy import insert as sql_insert
 from sqlalchemy.dialects import postgresql, sqlite
@@ -33,6 +31,7 @@ from sqlalchemy.orm import aliased
 
 from engine.core.followups.rules import Fired, FollowupOptions, Rule, Window, send_window
 from engine.db.models import Cell, Contact, Event, FollowupMark, Response, Send
+from engine.db.timeshift import plus
 from engine.db.types import UTCDateTime
 
 SOURCE = aliased(Send, name="source")
@@ -113,9 +112,9 @@ def _event_insert(
 ) -> Any:
     """INSERT .. SELECT: one send per contact whose source send has a fresh event in time."""
     dialect = conn.dialect.name
-    deadline = _plus(dialect, SOURCE.sent_at, rule.wait)
+    deadline = plus(dialect, SOURCE.sent_at, rule.wait)
     if rule.event == "responded":
-        due = _plus(dialect, func.min(Response.occurred_at), rule.delay)
+        due = plus(dialect, func.min(Response.occurred_at), rule.delay)
         rows = (
             select(*_values(dialect, rule, now, due))
             .select_from(Response)
@@ -123,7 +122,7 @@ def _event_insert(
             .where(*fresh, Response.occurred_at >= SOURCE.sent_at, Response.occurred_at <= deadline)
         )
     else:
-        due = _plus(dialect, func.min(Event.occurred_at), rule.delay)
+        due = plus(dialect, func.min(Event.occurred_at), rule.delay)
         rows = (
             select(*_values(dialect, rule, now, due))
             .select_from(Event)
@@ -144,7 +143,7 @@ def _on_sends(
     """INSERT .. SELECT for absence, else, fixed-delay and after-entry rules over `window`."""
     dialect = conn.dialect.name
     if rule.kind == "entry":
-        due = _plus(dialect, Contact.entered_at, rule.wait)
+        due = plus(dialect, Contact.entered_at, rule.wait)
         query = select(*_values(dialect, rule, now, due, Contact)).where(
             Contact.campaign_id == rule.campaign_id,
             Contact.entered_at <= window.high,
@@ -153,7 +152,7 @@ def _on_sends(
             ~exists().where(TAKEN.contact_id == Contact.id, TAKEN.step == rule.step),
         )
         return _insert(dialect, query)
-    due = _plus(dialect, SOURCE.sent_at, rule.wait)
+    due = plus(dialect, SOURCE.sent_at, rule.wait)
     query = _source_sends(select(*_values(dialect, rule, now, due)), rule).where(
         SOURCE.sent_at <= window.high,
         *([SOURCE.sent_at > window.low] if window.low else []),
@@ -222,7 +221,14 @@ def _treated(rule: Rule, contact: Any) -> list[Any]:
 def _untaken(rule: Rule) -> list[Any]:
     """NOT EXISTS a send of this step (or of the other branch) for the contact."""
     steps = [rule.step] if rule.exclusive is None else [rule.step, rule.exclusive]
-    return [~exists().where(TAKEN.contact_id == SOURCE.contact_id, TAKEN.step.in_(steps))]
+    # the campaign is implied by the contact; naming it lets a hash anti join
+    # read ix_sends_step_sent by its prefix
+    taken = exists().where(
+        TAKEN.contact_id == SOURCE.contact_id,
+        TAKEN.campaign_id == rule.campaign_id,
+        TAKEN.step.in_(steps),
+    )
+    return [~taken]
 
 
 def _values(dialect: str, rule: Rule, now: datetime, due: Any, owner: Any = None) -> list[Any]:
@@ -235,7 +241,7 @@ def _values(dialect: str, rule: Rule, now: datetime, due: Any, owner: Any = None
     if rule.expire_after is None:
         expires, state, error = null(), literal("queued"), null()
     else:
-        expires = _plus(dialect, due, rule.expire_after)
+        expires = plus(dialect, due, rule.expire_after)
         late = expires <= at
         state = case((late, "skipped"), else_="queued")
         error = case((late, "expired"), else_=null())
@@ -264,22 +270,6 @@ def _insert(dialect: str, query: Any) -> Any:
     else:
         statement = sql_insert(Send).from_select(COLUMNS, query)
     return statement.execution_options(preserve_rowcount=True)
-
-
-def _plus(dialect: str, value: Any, wait: timedelta) -> Any:
-    """`value + wait` as a UTC timestamp in either dialect.
-
-    SQLite keeps ``YYYY-MM-DD HH:MM:SS.ffffff`` text: strftime gives
-    milliseconds, padded back to six digits so comparisons stay textual.
-    """
-    if not wait:
-        return type_coerce(value, UTCDateTime())
-    if dialect == "sqlite":
-        shifted = func.strftime(
-            "%Y-%m-%d %H:%M:%f", value, f"{wait.total_seconds():+.3f} seconds"
-        ).op("||")("000")
-        return type_coerce(shifted, UTCDateTime())
-    return type_coerce(value + literal(wait, Interval()), UTCDateTime())
 
 
 def _expired(conn: Connection, rule: Rule, now: datetime) -> int:
