@@ -18,6 +18,7 @@ from engine.channels.twilio_sms import TwilioSmsChannel
 from engine.core.campaign.eligibility import Holdout, Policy
 from engine.core.codes import CodeBook
 from engine.core.customers import ParseOptions
+from engine.core.followups.rules import FollowupOptions
 from engine.core.scoring import MetricRules
 from engine.core.sending.states import RetryPolicy
 from engine.core.tracking.tokens import TokenSigner
@@ -27,6 +28,7 @@ from engine.db.connect import make_engine
 from engine.db.customers import SqlCustomerStore
 from engine.db.dispatch import SqlDispatch
 from engine.db.effects import SqlEffects
+from engine.db.followups import SqlFollowups
 from engine.db.launches import SqlLaunches
 from engine.db.links import SqlLinks
 from engine.db.metrics import SqlMetricsStore
@@ -159,6 +161,20 @@ def dispatch_rules(adapters: Adapters, worker: str | None = None) -> DispatchRul
         throttle=dict(rules.throttle),
         quiet_hours={channel: dict(hours) for channel, hours in rules.quiet_hours.items()},
         policy=adapters.policy(),
+    )
+
+
+def followup_store(adapters: Adapters) -> SqlFollowups:
+    """The follow-up rules' SQL (engine.db.followups) on the adapters' database."""
+    return SqlFollowups(adapters.engine)
+
+
+def followup_options(settings: Settings) -> FollowupOptions:
+    """The follow-up evaluation settings as typed values."""
+    rules = settings.followups
+    return FollowupOptions(
+        count_machine_opens=rules.count_machine_opens,
+        lookback=timedelta(seconds=rules.lookback_seconds),
     )
 
 

@@ -15,18 +15,22 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from engine.bootstrap import Adapters, codebook
+from engine.bootstrap import Adapters, codebook, followup_options, followup_store
+from engine.services.following import SpecCache, run_followups
 from engine.services.launching import run_entries
 from engine.services.metrics import refresh_metrics
 
 Tick = Callable[[], object]
 
 
-def ticks(adapters: Adapters, dispatch: Tick) -> dict[str, Tick]:
-    """The scheduler's jobs by id (the dispatch pass is handed in by the CLI)."""
+def ticks(adapters: Adapters, dispatch: Tick, followups: Tick | None = None) -> dict[str, Tick]:
+    """The scheduler's jobs by id (the dispatch and follow-up passes are handed in by the CLI)."""
 
     def now() -> datetime:
         return datetime.now(UTC)
+
+    cache = SpecCache()
+    options = followup_options(adapters.settings)
 
     return {
         "launch-due": lambda: adapters.launches.start_due(now()),
@@ -34,18 +38,29 @@ def ticks(adapters: Adapters, dispatch: Tick) -> dict[str, Tick]:
             adapters.launches, adapters.policy(), codebook(adapters.settings), now()
         ),
         "dispatch": dispatch,
+        "followups": followups
+        or (
+            lambda: run_followups(
+                followup_store(adapters), adapters.launches, now(), options, cache
+            )
+        ),
         "metrics-nightly": lambda: refresh_metrics(
             adapters.metrics, adapters.metric_rules(), now()
         ),
     }
 
 
-def build(adapters: Adapters, dispatch: Tick) -> BlockingScheduler:
+def build(adapters: Adapters, dispatch: Tick, followups: Tick | None = None) -> BlockingScheduler:
     """A scheduler with the fixed-id ticks; `start()` blocks."""
     scheduler = BlockingScheduler(timezone=UTC)
-    jobs = ticks(adapters, dispatch)
+    jobs = ticks(adapters, dispatch, followups)
     poll = adapters.settings.dispatch.poll_seconds
-    every = {"launch-due": 30.0, "entries": 60.0, "dispatch": poll}
+    every = {
+        "launch-due": 30.0,
+        "entries": 60.0,
+        "dispatch": poll,
+        "followups": adapters.settings.followups.tick_seconds,
+    }
     options = {"coalesce": True, "max_instances": 1, "replace_existing": True}
     for job_id, seconds in every.items():
         scheduler.add_job(jobs[job_id], "interval", seconds=seconds, id=job_id, **options)

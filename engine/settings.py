@@ -372,6 +372,18 @@ class DashboardSettings(Frozen):
     session_hours: Annotated[int, Field(ge=1, le=24 * 30)] = 12
 
 
+class FollowupSettings(Frozen):
+    """How follow-up rules are evaluated (docs/followups.md)."""
+
+    # Opens flagged as machine opens (Apple Mail Privacy Protection, link
+    # scanners) do not trigger `opened` / `not_opened` rules unless true.
+    count_machine_opens: bool = False
+    tick_seconds: Annotated[float, Field(gt=0)] = 15.0  # the scheduler's `followups` tick
+    # Each pass looks this far behind the previous one, so events and sends
+    # committed just after a pass are not missed.
+    lookback_seconds: Annotated[float, Field(ge=0)] = 60.0
+
+
 class Settings(Frozen):
     timezone: str = "Asia/Shanghai"
     database: DatabaseSettings = DatabaseSettings()
@@ -387,6 +399,7 @@ class Settings(Frozen):
     dispatch: DispatchSettings = DispatchSettings()
     webhooks: WebhookSettings = WebhookSettings()
     dashboard: DashboardSettings = DashboardSettings()
+    followups: FollowupSettings = FollowupSettings()
 
     @field_validator("timezone")
     @classmethod

@@ -12,12 +12,14 @@ def test_ticks_have_fixed_ids_and_never_run_twice_at_once(adapters: Adapters) ->
     ran: list[str] = []
     scheduler = build(adapters, lambda: ran.append("dispatch"))
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {"launch-due", "entries", "dispatch", "metrics-nightly"}
+    assert set(jobs) == {"launch-due", "entries", "dispatch", "followups", "metrics-nightly"}
     for job in jobs.values():
         assert job.coalesce is True and job.max_instances == 1
     jobs["dispatch"].func()
     assert ran == ["dispatch"]
     assert jobs["launch-due"].func() == []  # nothing scheduled
+    assert jobs["followups"].trigger.interval.total_seconds() == 15  # followups.tick_seconds
+    assert jobs["followups"].func().rules == 0  # no campaign yet
 
 
 def test_a_second_scheduler_stays_idle_until_the_leader_lets_go(adapters: Adapters) -> None:

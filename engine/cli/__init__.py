@@ -13,6 +13,7 @@ from engine.cli.campaigns import plan, validate
 from engine.cli.context import Context
 from engine.cli.db import db
 from engine.cli.demo import demo
+from engine.cli.followups import followups
 from engine.cli.imports import import_
 from engine.cli.launch import cancel, enter, launch, pause, resume, status
 from engine.cli.metrics import customers, metrics
@@ -77,6 +78,7 @@ for command in (
     status,
     report,
     dispatch,
+    followups,
     worker,
     outbox,
     scheduler,

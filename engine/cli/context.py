@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import UTC, datetime
 from functools import cached_property
@@ -17,8 +18,10 @@ from engine.settings import Settings
 class Context:
     def __init__(self, config_path: Path | None) -> None:
         self.config_path = config_path
-        # Piped or captured output gets room for the report's tables.
-        self.console = Console(width=None if sys.stdout.isatty() else 140)
+        # Piped or captured output gets room for the report's tables (rich
+        # would assume 80 columns) unless COLUMNS says otherwise.
+        wide = sys.stdout.isatty() or "COLUMNS" in os.environ
+        self.console = Console(width=None if wide else 140)
 
     @cached_property
     def settings(self) -> Settings:

@@ -269,6 +269,7 @@ def _due_rows(ids: list[int]) -> Any:
             Send.channel,
             Send.attempts,
             Send.due_at,
+            Send.expires_at,
             Cell.code.label("cell"),
             Contact.response_code,
             *[c.label(f"c_{c.name}") for c in customers.c],
@@ -296,4 +297,5 @@ def _due(row: Any) -> Due:
         response_code=row["response_code"],
         customer={name: row[key] for key, name in _CUSTOMER_KEYS},
         metrics={name: row[key] for key, name in _METRIC_KEYS},
+        expires_at=row["expires_at"],
     )

@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 from engine.core.campaign.eligibility import ChannelRule, Policy
 from engine.core.campaign.launch import Launched
 from engine.core.campaign.spec import CallStep, CampaignSpec
+from engine.core.followups.rules import expired_reason
 from engine.core.sending.checks import Facts, reasons, tokens_of
 from engine.core.sending.due import Due, zone_of
 from engine.core.sending.message import Message, Outcome
@@ -186,13 +187,19 @@ def _batch(
     why = _checks(ports, rules, specs, batch, now)
     ports.outbox.skip(why, now, worker)
     report.skipped.update(why.values())
-    ready, later = [], []
+    ready, later, late = [], [], {}
     for due in batch:
         if due.send_id in why:
             continue
         spec = specs[due.campaign_id]
         allowed = _allowed(due, spec, rules, ports.composer.zone, now)
-        (later.append((due.send_id, allowed)) if allowed > now else ready.append(due))
+        expired = expired_reason(due.expires_at, now, allowed)
+        if expired:  # a follow-up that is pointless once late
+            late[due.send_id] = expired
+        else:
+            (later.append((due.send_id, allowed)) if allowed > now else ready.append(due))
+    ports.outbox.skip(late, now, worker)
+    report.skipped.update(late.values())
     ports.outbox.defer(later, now, worker)
     report.deferred += len(later)
     messages, failed = _compose(ports.composer, specs, ready, now)

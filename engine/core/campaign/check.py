@@ -90,6 +90,7 @@ def _steps(spec: CampaignSpec) -> Iterator[Finding]:
                 (*where, "when", "after_entry"),
                 "after_entry needs an entry: block (trigger campaign)",
             )
+    yield from _alternatives(spec)
     for code, cell in spec.groups.cells.items():
         for position, name in enumerate(cell.steps or []):
             where = ("groups", "cells", code, "steps", position)
@@ -97,9 +98,51 @@ def _steps(spec: CampaignSpec) -> Iterator[Finding]:
                 yield Finding(where, f"no step called {name!r}")
                 continue
             trigger = spec.steps[ids.index(name)].when
-            source = _source_step(trigger)
+            source = _source_step(trigger) or _else_of(spec, name)
             if source is not None and source not in (cell.steps or []):
                 yield Finding(where, f"{name!r} follows {source!r}, which cell {code} does not get")
+
+
+def _alternatives(spec: CampaignSpec) -> Iterator[Finding]:
+    """`else:` names another step of this campaign, triggered by nothing else, once."""
+    steps = {step.id: step for step in spec.steps}
+    named: dict[str, str] = {}
+    for index, step in enumerate(spec.steps):
+        target = step.else_
+        if target is None:
+            continue
+        where: Path = ("steps", index, "else")
+        if not isinstance(step.when, OnEvent):
+            yield Finding(where, "else: goes with an event trigger (opened:, clicked:, ...)")
+        elif target not in steps:
+            yield Finding(where, f"no step called {target!r}")
+        elif target in _ancestry(spec, step.id):
+            yield Finding(where, f"{target!r} leads to {step.id!r}: a cycle")
+        elif steps[target].when is not None:
+            yield Finding(where, f"{target!r} has its own `when`; an else step has none")
+        elif target in named:
+            yield Finding(where, f"{target!r} is already the else of {named[target]!r}")
+        else:
+            named[target] = step.id
+
+
+def _ancestry(spec: CampaignSpec, step_id: str) -> set[str]:
+    """`step_id` and every step it follows, through triggers and elses."""
+    parents = {s.id: _source_step(s.when) for s in spec.steps}
+    for s in spec.steps:
+        if s.else_ is not None and parents.get(s.else_) is None:
+            parents[s.else_] = s.id
+    seen: set[str] = set()
+    current: str | None = step_id
+    while current is not None and current not in seen:
+        seen.add(current)
+        current = parents.get(current)
+    return seen
+
+
+def _else_of(spec: CampaignSpec, step_id: str) -> str | None:
+    """The step whose `else` `step_id` is (None when it is nobody's)."""
+    return next((step.id for step in spec.steps if step.else_ == step_id), None)
 
 
 def _source_step(trigger: object) -> str | None:

@@ -179,6 +179,8 @@ class BaseStep(Strict):
     template: Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_./-]*$")]
     when: Trigger | None = None  # first steps have none
     expire_after: Duration | None = None  # a late follow-up is skipped
+    # An event trigger's alternative: queued when the window closes without the event.
+    else_: Slug | None = Field(default=None, alias="else")
 
 
 class EmailStep(BaseStep):
@@ -274,8 +276,9 @@ class CampaignSpec(Strict):
     entry: Entry | None = None
 
     def first_steps(self) -> list[EmailStep | SmsStep | MailStep | CallStep]:
-        """Steps sent at launch: those without a trigger."""
-        return [step for step in self.steps if step.when is None]
+        """Steps sent at launch: those without a trigger that are no step's `else`."""
+        alternatives = {step.else_ for step in self.steps}
+        return [step for step in self.steps if step.when is None and step.id not in alternatives]
 
     def entry_channels(self) -> list[str]:
         """Channels a customer must be reachable on to enter the campaign."""

@@ -34,6 +34,7 @@ class Due:
     response_code: str | None
     customer: dict[str, Any]
     metrics: dict[str, Any]
+    expires_at: datetime | None = None  # follow-ups with `expire_after`
 
     def address(self) -> str | None:
         """The customer's address on this send's channel (None when missing)."""

@@ -1,7 +1,14 @@
 """Every table, importable from one place (migrations compare against `Base`)."""
 
 from engine.db.models.base import Base
-from engine.db.models.campaigns import Campaign, Cell, Contact, Response, Send
+from engine.db.models.campaigns import (
+    Campaign,
+    Cell,
+    Contact,
+    FollowupMark,
+    Response,
+    Send,
+)
 from engine.db.models.customers import (
     Consent,
     Customer,
@@ -25,6 +32,7 @@ __all__ = [
     "CustomerMetrics",
     "CustomerSource",
     "Event",
+    "FollowupMark",
     "ImportBatch",
     "Order",
     "OutboxMessage",

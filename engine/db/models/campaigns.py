@@ -82,6 +82,8 @@ class Contact(Base):
         UniqueConstraint(
             "campaign_id", "customer_id", "entry", name="uq_contacts_campaign_customer"
         ),
+        # `after_entry` follow-ups read a campaign's recent entrants.
+        Index("ix_contacts_campaign_entered", "campaign_id", "entered_at"),
         CheckConstraint("status IN ('treated', 'held_out', 'suppressed')", name="status"),
     )
 
@@ -120,6 +122,8 @@ class Send(Base):
     delivery_at: Mapped[datetime | None]
     opened_at: Mapped[datetime | None]
     clicked_at: Mapped[datetime | None]
+    # A follow-up that is pointless once late: the dispatcher skips it after this.
+    expires_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     __table_args__ = (
@@ -128,6 +132,8 @@ class Send(Base):
         Index("ix_sends_due", "state", "due_at"),
         # Frequency caps count a customer's recent sends on a channel.
         Index("ix_sends_customer_channel", "customer_id", "channel", "due_at"),
+        # Follow-up passes read one step's sends by the time they went out.
+        Index("ix_sends_step_sent", "campaign_id", "step", "sent_at"),
         CheckConstraint(
             "state IN ('queued', 'sending', 'sent', 'failed', 'unknown', 'skipped', 'cancelled')",
             name="state",
@@ -169,3 +175,17 @@ class Response(Base):
         Index("ix_responses_contact", "contact_id"),
         CheckConstraint("attribution IN ('direct', 'inferred', 'none')", name="attribution"),
     )
+
+
+class FollowupMark(Base):
+    """How far one follow-up rule has been evaluated (engine.db.followups).
+
+    `event_id`: events (or responses, for ``responded``) up to this id are
+    done; `checked_at`: the `now` of the rule's last pass.
+    """
+
+    __tablename__ = "followup_marks"
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
+    step: Mapped[str] = mapped_column(String(64), primary_key=True)
+    event_id: Mapped[int | None] = mapped_column(Big)
+    checked_at: Mapped[datetime | None]

@@ -1,0 +1,1 @@
+"""Follow-up rules: which step follows which, when, and for whom (pure)."""
