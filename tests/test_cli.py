@@ -84,6 +84,9 @@ def test_demo_builds_and_summarises_a_customer_base(tmp_path: Path) -> None:
         "/webhooks/sendgrid 200",
         "│ processed │",
         "sends by delivery status",
+        "follow-ups the callbacks fired",
+        "campaign report winback-2026-12",
+        "lift against control",
     ):
         assert expected in result.output
     assert (tmp_path / "demo" / "demo.sqlite3").exists()

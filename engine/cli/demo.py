@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import click
@@ -13,6 +15,7 @@ from engine.bootstrap import Adapters, bootstrap
 from engine.cli.campaigns import read_campaign, run_plan
 from engine.cli.context import Context
 from engine.cli.demo_callbacks import BUY, simulate
+from engine.cli.followups import run_followup_pass
 from engine.cli.imports import import_customer_file, import_order_file, parse_source
 from engine.cli.launch import print_launch, run_launch
 from engine.cli.metrics import print_summary, run_refresh
@@ -141,12 +144,32 @@ def _dispatch(adapters: Adapters, console: Console) -> None:
 
 
 def _callbacks(adapters: Adapters, console: Console, seed: int) -> None:
-    """Simulated callbacks for the demo campaign through the real endpoints, then their effect."""
+    """Simulated callbacks for the demo campaign through the real endpoints, then their effect.
+
+    Follow-up rules run after every slot of opens (and a dispatch pass with
+    them), so reminders due within 20 minutes of an open go out in time or
+    are skipped as expired; the nudges and calls of later steps follow.
+    """
     console.rule("[bold]callbacks: SendGrid events, opens, clicks, a STOP, purchases")
     spec = read_campaign(DEMO_CAMPAIGN, adapters.renderer).spec
     key = spec.key
+    fired: Counter[tuple[str, str]] = Counter()
+    sent: Counter[tuple[str, str]] = Counter()
+
+    def tick(now: datetime) -> None:
+        report = run_followup_pass(adapters, now)
+        fired.update({(step, kind): n for (_, step, kind), n in report.fired.items()})
+        fired.update({(step, why): n for (_, step, why), n in report.skipped.items()})
+        sent.update(run_dispatch(adapters, now).states)
+
     with console.status("posting signed callbacks to the web app"):
-        simulated = simulate(adapters, key, seed, spec.response.window)
+        simulated = simulate(adapters, key, seed, spec.response.window, tick)
+        last = SqlDispatch(adapters.engine).last_sent(key)
+        for days in (
+            (3, 7) if last else ()
+        ):  # the absence rules' waits: nudge after 3d, call after 7d
+            tick(last + timedelta(days=days, hours=1))
+        _drain(adapters, sent)
     console.print(
         table(
             "callbacks posted",
@@ -168,6 +191,21 @@ def _callbacks(adapters: Adapters, console: Console, seed: int) -> None:
         console.print(
             table("consent withdrawn", ["channel", "source", "customers"], counts["withdrawn"])
         )
+    rows = sorted((step, what, n) for (step, what), n in fired.items())
+    heads = ["step", "trigger, or why not queued", "sends"]
+    console.print(table("follow-ups the callbacks fired", heads, rows or [("-", "-", 0)]))
+    went = sorted((channel, state, n) for (channel, state), n in sent.items())
+    console.print(table("follow-up sends dispatched", ["channel", "state", "sends"], went))
+
+
+def _drain(adapters: Adapters, sent: Counter[tuple[str, str]]) -> None:
+    """Dispatch the queued follow-ups at their due times (they wait for send windows)."""
+    outbox = SqlDispatch(adapters.engine)
+    for _ in range(10):
+        due = outbox.next_due()
+        if due is None:
+            break
+        sent.update(run_dispatch(adapters, due).states)
 
 
 def _write(path: Path, columns: tuple[str, ...], rows: Iterable[dict[str, str]]) -> None:

@@ -14,7 +14,7 @@ import json
 import random
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,6 +30,7 @@ from engine.web import create_app
 BUY: dict[str, float] = {"control": 0.04, "offer15": 0.07, "offer20": 0.09}
 OPEN = {"offer15": 0.32, "offer20": 0.34}
 BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"
+SLOT = timedelta(minutes=10)  # follow-up rules run after each slot of opens and clicks
 _PIXEL = re.compile(r'src="([^"]*/t/o/[^"]+)"')
 _CLICK = re.compile(r'href="([^"]*/t/c/[^"]+)"')
 
@@ -48,8 +49,19 @@ class Simulated:
     answers: Counter[str]  # HTTP status per endpoint
 
 
-def simulate(adapters: Adapters, campaign: str, seed: int, window: timedelta) -> Simulated:
-    """Post the demo's callbacks for `campaign`; returns what was posted and answered."""
+def simulate(
+    adapters: Adapters,
+    campaign: str,
+    seed: int,
+    window: timedelta,
+    tick: Callable[[datetime], None],
+) -> Simulated:
+    """Post the demo's callbacks for `campaign`; returns what was posted and answered.
+
+    Opens and clicks come in time order, in 10-minute slots, and `tick(end of
+    slot)` runs after each (the demo runs its follow-up rules and a dispatch
+    pass there), so a reminder due 20 minutes after an open can go in time.
+    """
     rng = random.Random(seed)
     signer = SendGridSigner()
     secrets = {"token": "demo-twilio-auth-token", "shop": "demo-shop-secret"}
@@ -62,7 +74,7 @@ def simulate(adapters: Adapters, campaign: str, seed: int, window: timedelta) ->
         answers[f"{name} {status}"] += 1
 
     delivered = _sendgrid(site, signer, mails, rng, post)
-    _engagement(site, [m for m in mails if m["send_id"] in delivered], rng, post)
+    _engagement(site, [m for m in mails if m["send_id"] in delivered], rng, post, tick)
     _stop(site, secrets["token"], mails, rng, post)
     contacts = SqlOutboxReader(adapters.engine).contacts(campaign)
     sent = [m["sent_at"] for m in mails]
@@ -158,21 +170,35 @@ def _sendgrid(
     return delivered
 
 
-def _engagement(site: _Site, mails: list[dict[str, Any]], rng: random.Random, post: Any) -> None:
+def _engagement(
+    site: _Site,
+    mails: list[dict[str, Any]],
+    rng: random.Random,
+    post: Any,
+    tick: Callable[[datetime], None],
+) -> None:
     """Opens on the pixel and clicks on the links of delivered e-mails, as readers do."""
+    hits: list[tuple[datetime, str, str]] = []
     for mail in mails:
         if rng.random() >= OPEN.get(mail["cell"], 0.3):
             continue
         opened = mail["sent_at"] + timedelta(minutes=rng.expovariate(1 / 90) + 1)
         pixel, links = _PIXEL.search(mail["html"] or ""), _CLICK.findall(mail["html"] or "")
         if pixel:
-            site.clock.now = opened
-            answer = site.client.get(_path(site, pixel[1]), headers={"User-Agent": BROWSER})
-            post("/t/o", answer.status_code)
+            hits.append((opened, "/t/o", _path(site, pixel[1])))
         if links and rng.random() < 0.3:
-            site.clock.now = opened + timedelta(minutes=rng.uniform(0.5, 5))
-            answer = site.client.get(_path(site, links[0]), headers={"User-Agent": BROWSER})
-            post("/t/c", answer.status_code)
+            clicked = opened + timedelta(minutes=rng.uniform(0.5, 5))
+            hits.append((clicked, "/t/c", _path(site, links[0])))
+    slot_end: datetime | None = None
+    for at, name, path in sorted(hits):
+        if slot_end is not None and at >= slot_end:
+            tick(slot_end)
+            slot_end = None
+        slot_end = slot_end or at + SLOT
+        site.clock.now = at
+        post(name, site.client.get(path, headers={"User-Agent": BROWSER}).status_code)
+    if slot_end is not None:
+        tick(slot_end)
 
 
 def _stop(
