@@ -14,7 +14,7 @@ from sqlalchemy import update
 from engine.bootstrap import Adapters
 from engine.core.results import CellTally, StepTally
 from engine.core.stats import CellCounts, analyse_campaign
-from engine.db.models import Cell
+from engine.db.models import Campaign, Cell
 from engine.db.results import SqlResults
 from engine.services.launching import UnknownCampaign
 from engine.services.reporting import all_campaigns, campaign_report
@@ -177,3 +177,12 @@ def test_an_unknown_campaign_is_an_error(adapters: Adapters) -> None:
 def _built(adapters: Adapters) -> str:
     build(adapters.engine)
     return "report-test"
+
+
+def test_a_curve_runs_from_launch_to_today_when_the_start_came_later(adapters: Adapters) -> None:
+    key = _built(adapters)
+    with adapters.engine.begin() as conn:  # launched 7 days ago, started 3 days later
+        conn.execute(update(Campaign).values(starts_at=LAUNCHED + timedelta(days=3)))
+    report = campaign_report(SqlResults(adapters.engine), key, NOW)
+    # days count from the launch, like the responders per day: 0..7, not 0..4
+    assert [len(c.points) for c in report.curves] == [8, 8, 8]

@@ -104,13 +104,17 @@ def response_curves(
     days: Sequence[DailyResponders],
     window: WindowProgress | None,
     now: datetime,
+    launched_at: datetime | None = None,
 ) -> tuple[ResponseCurve, ...]:
-    """Cumulative responders per cell for each day from launch to today (or the window's end)."""
+    """Cumulative responders per cell for each day from launch to today (or the window's end).
+
+    Days count from `launched_at`, as `days` do (the window may open later,
+    at the campaign start); without it, from the window's opening.
+    """
     if window is None:
         return ()
-    elapsed_days = max(
-        0, int(min(now, window.closes_at).timestamp() - window.opens_at.timestamp()) // 86400
-    )
+    origin = launched_at or window.opens_at
+    elapsed_days = max(0, int(min(now, window.closes_at).timestamp() - origin.timestamp()) // 86400)
     last = max([elapsed_days, *(d.day for d in days)])
     curves = []
     for tally in tallies:

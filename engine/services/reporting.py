@@ -143,7 +143,7 @@ def campaign_report(store: Results, key: str, now: datetime) -> CampaignReport:
         tallies=tuple(tallies),
         results=results,
         funnel=tuple(funnel),
-        curves=response_curves(tallies, days, window, now),
+        curves=response_curves(tallies, days, window, now, record.launched_at),
         costs=costs,
         notes=report_notes(results, window, funnel, tallies),
     )
