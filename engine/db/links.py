@@ -6,19 +6,10 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Engine, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Engine, select
 
 from engine.db.models import TrackedLink
-
-
-def insert_ignoring_duplicates(
-    conn: Connection, table: type, rows: list[dict[str, object]]
-) -> None:
-    """INSERT .. ON CONFLICT DO NOTHING on either database (idempotent writes)."""
-    maker = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    conn.execute(maker(table).on_conflict_do_nothing(), rows)
+from engine.db.upsert import insert_ignoring_duplicates
 
 
 @dataclass

@@ -10,12 +10,11 @@ whose customer is unknown, which become rejects.
 from __future__ import annotations
 
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from engine.core.orders import OrderRecord
 from engine.db import bulk
 from engine.db.models import Order
+from engine.db.upsert import insert_new
 
 STAGE_COLUMNS = (
     "line",
@@ -128,8 +127,5 @@ def insert_orders(conn: Connection, source: str, orders: list[tuple[int, OrderRe
         }
         for customer_id, r in orders
     ]
-    maker = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    statement = maker(Order).on_conflict_do_nothing(
-        index_elements=["source_name", "external_order_id"]
-    )
+    statement = insert_new(conn, Order, ["source_name", "external_order_id"])
     return len(list(conn.execute(statement.returning(Order.id), rows).scalars()))

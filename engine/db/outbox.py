@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from engine.core.sending.message import Message, Outcome
-from engine.db.links import insert_ignoring_duplicates
 from engine.db.models import Alert, Campaign, Cell, Contact, Customer, OutboxMessage, Send
+from engine.db.upsert import insert_ignoring_duplicates
 
 
 @dataclass

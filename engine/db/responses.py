@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Connection
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from engine.db.models import Response
+from engine.db.upsert import insert_new
 
 
 def insert_responses(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
@@ -19,8 +18,5 @@ def insert_responses(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
     """
     if not rows:
         return []
-    maker = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    statement = maker(Response).on_conflict_do_nothing(
-        index_elements=["source", "source_ref", "kind"]
-    )
+    statement = insert_new(conn, Response, ["source", "source_ref", "kind"])
     return [int(i) for i in conn.execute(statement.returning(Response.id), rows).scalars()]
