@@ -1,8 +1,10 @@
 """Named SQL of campaign results: what a report counts, per cell, in a few statements.
 
-Every statement reads one campaign: contacts through the campaign prefix of
-`uq_contacts_campaign_customer`, events through `ix_events_campaign_kind`,
-sends and responses by their `campaign_id` column, joined to contacts by
+Customer and message counts come from the report tallies the database keeps
+as contacts and sends change (engine.db.tallies): a few hundred rows,
+whatever the audience. The rest reads one campaign's few rows of a kind:
+events through `ix_events_campaign_kind`, skipped sends through
+`ix_sends_due`, responses by their `campaign_id`, joined to contacts by
 primary key. Each is grouped in the database (no row per contact comes
 back); `engine.services.reporting` assembles the report from the results.
 """
@@ -17,56 +19,14 @@ from typing import Any
 from sqlalchemy import Connection, Engine, TextClause, bindparam, select, text
 
 from engine.core.results import CampaignRecord, CellTally, DailyResponders, StepTally
+from engine.db import tallies
 from engine.db.models import Campaign, Cell
 from engine.db.types import UTCDateTime
 
 # A send "went" when the provider took it, or may have (`unknown` is
 # reconciled later, never retried): what costs money and what ITT counts.
-WENT = "('sent', 'unknown')"
+
 DELIVERED = "('delivered', 'read')"
-UNDELIVERED = "('bounced', 'blocked', 'dropped', 'undelivered', 'failed', 'returned')"
-
-STATES = ("queued", "sending", "sent", "unknown", "failed", "skipped", "cancelled")
-# One small integer per send: its state, delivery outcome, human open and click.
-# Grouping by integers, not by text columns, is what keeps SQLite's sorter cheap.
-SEND_CODE = (
-    "(CASE s.state "
-    + " ".join(f"WHEN '{state}' THEN {index}" for index, state in enumerate(STATES, 1))
-    + f" ELSE 0 END) * 16 + CASE WHEN s.delivery IN {DELIVERED} THEN 8"
-    f" WHEN s.delivery IN {UNDELIVERED} THEN 4 ELSE 0 END"
-    " + CASE WHEN s.opened_at IS NOT NULL THEN 2 ELSE 0 END"
-    " + CASE WHEN s.clicked_at IS NOT NULL THEN 1 ELSE 0 END"
-)
-
-
-def contact_profiles(steps: int) -> TextClause:
-    """Assigned contacts per cell, status and combination of their sends' codes.
-
-    One pass: each assigned contact joined to its sends (`uq_sends_contact_step`
-    seeks), folded to one code per step (:step_0, :step_1 ...; NULL: no send),
-    then counted per distinct combination: a few hundred rows, whatever the
-    audience, from which Python derives both the customer counts (a customer
-    with two e-mails counts once) and the per-step funnel. Grouping by the
-    contacts' unique key (campaign, customer, entry) lets SQLite stream the
-    inner GROUP BY in index order instead of sorting a million rows.
-    """
-    codes = ", ".join(
-        f"MAX(CASE WHEN s.step = :step_{i} THEN {SEND_CODE} END) AS s{i}" for i in range(steps)
-    )
-    names = "".join(f", s{i}" for i in range(steps))
-    return text(
-        f"""
-        SELECT cell_id, status{names}, COUNT(*) AS contacts
-        FROM (
-            SELECT MIN(c.cell_id) AS cell_id, MIN(c.status) AS status{", " if steps else ""}{codes}
-            FROM contacts AS c
-            LEFT JOIN sends AS s ON s.contact_id = c.id
-            WHERE c.campaign_id = :campaign AND c.status IN ('treated', 'held_out')
-            GROUP BY c.customer_id, c.entry
-        ) AS per_contact
-        GROUP BY cell_id, status{names}
-        """
-    )
 
 
 OPT_OUTS = text(
@@ -178,15 +138,14 @@ class SqlResults:
         `kinds` the response kinds that count.
         """
         params: dict[str, Any] = {"campaign": campaign_id, "kinds": list(kinds)}
-        params |= {f"step_{i}": step for i, (step, _) in enumerate(steps)}
+        tallies.compact(self.engine)
         with self.engine.connect() as conn:
-            if conn.dialect.name == "postgresql":
-                # the per-contact fold hashes a million groups: keep it in memory
-                conn.execute(text("SET LOCAL work_mem = '64MB'"))
             cells = _cells(conn, campaign_id)
             folded = _Folded(cells, steps)
-            for row in conn.execute(contact_profiles(len(steps)), params):
-                folded.add(row[0], row[1], row[2:-1], int(row[-1]))
+            for cell_id, status, reach, n in conn.execute(tallies.CONTACTS, params):
+                folded.contacts(cell_id, status, int(reach), int(n))
+            for step, cell_id, code, n in conn.execute(tallies.SENDS, params):
+                folded.sends(step, cell_id, int(code), int(n))
             for step, cell_id, reason, n in conn.execute(SKIPPED, params):
                 folded.skip(step, cell_id, reason, int(n))
             for statement in (OPT_OUTS, RESPONDERS):
@@ -230,7 +189,6 @@ def _cells(conn: Connection, campaign_id: int) -> dict[int, tuple[str, bool, flo
     return {cell_id: (code, bool(control), float(share)) for cell_id, code, control, share in rows}
 
 
-_FLAGS = (("delivered", 8), ("bounced", 4), ("opened", 2), ("clicked", 1))
 # the funnel column of each send state (`sending` is still to go; `unknown`
 # went: it may be reconciled, never resent)
 _COLUMN = {"queued": "queued", "sending": "queued", "sent": "sent", "unknown": "sent",
@@ -239,7 +197,7 @@ _COLUMN = {"queued": "queued", "sending": "queued", "sent": "sent", "unknown": "
 
 @dataclass
 class _Folded:
-    """Customer counts per cell and messages per step, folded from `contact_profiles` rows."""
+    """Customer counts per cell and messages per step, folded from the tallies."""
 
     names: dict[int, tuple[str, bool, float]]
     steps: Sequence[tuple[str, str]]
@@ -247,34 +205,38 @@ class _Folded:
     funnel: dict[tuple[int, int], dict[str, int]] = field(default_factory=dict)
     skipped: dict[tuple[int, int], dict[str, int]] = field(default_factory=dict)
 
-    def add(self, cell_id: int, status: str, codes: Sequence[int | None], n: int) -> None:
-        """`n` contacts of `cell_id` whose sends have these codes (None: no send of that step)."""
+    def contacts(self, cell_id: int, status: str, reach: int, n: int) -> None:
+        """`n` contacts of `cell_id` whose sends together did `reach`."""
         cell = self.cells.setdefault(cell_id, {})
-        seen: set[str] = set()
         _bump(cell, "assigned", n)
         if status == "treated":
             _bump(cell, "treated", n)
-        for index, code in enumerate(codes):
-            if code is None:
-                continue
-            state = STATES[code // 16 - 1] if 1 <= code // 16 <= len(STATES) else "unknown"
-            column = _COLUMN.get(state)
-            step = self.funnel.setdefault((index, cell_id), {})
-            if column is None:  # skipped: counted by reason in `skip`
-                continue
-            _bump(step, column, n)
-            if column != "sent":
-                continue
-            seen.add("sent")
-            for name, bit in _FLAGS:
+        if reach & tallies.WENT:  # a customer counts once, however many sends qualify
+            _bump(cell, "sent", n)
+            for name, bit in tallies.FLAGS:
+                if reach & bit:
+                    _bump(cell, name, n)
+
+    def sends(self, step: str, cell_id: int, code: int, n: int) -> None:
+        """`n` sends of `step` to `cell_id` with this code; skipped ones count by reason."""
+        index = self._index(step)
+        ordinal = code // 16
+        state = tallies.STATES[ordinal - 1] if 1 <= ordinal <= len(tallies.STATES) else "unknown"
+        column = _COLUMN.get(state)
+        if index is None or column is None:
+            return
+        counts = self.funnel.setdefault((index, cell_id), {})
+        _bump(counts, column, n)
+        if column == "sent":
+            for name, bit in tallies.FLAGS:
                 if code & bit:
-                    _bump(step, name, n)
-                    seen.add(name)
-        for name in seen:  # a customer counts once, however many of their sends qualify
-            _bump(cell, name, n)
+                    _bump(counts, name, n)
+
+    def _index(self, step: str) -> int | None:
+        return next((i for i, (s, _) in enumerate(self.steps) if s == step), None)
 
     def skip(self, step: str, cell_id: int, reason: str, n: int) -> None:
-        index = next((i for i, (s, _) in enumerate(self.steps) if s == step), None)
+        index = self._index(step)
         if index is not None:
             _bump(self.skipped.setdefault((index, cell_id), {}), reason, n)
 

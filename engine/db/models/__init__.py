@@ -19,6 +19,7 @@ from engine.db.models.customers import (
     Suppression,
 )
 from engine.db.models.sending import Alert, OutboxMessage, Throttle, TrackedLink
+from engine.db.models.tallies import ContactTally, SendTally
 from engine.db.models.tracking import Event, QuarantinedEvent, WebhookBatch
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "Cell",
     "Consent",
     "Contact",
+    "ContactTally",
     "Customer",
     "CustomerMetrics",
     "CustomerSource",
@@ -39,6 +41,7 @@ __all__ = [
     "QuarantinedEvent",
     "Response",
     "Send",
+    "SendTally",
     "Suppression",
     "Throttle",
     "TrackedLink",

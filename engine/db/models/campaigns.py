@@ -9,7 +9,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.db.models.base import Base
@@ -73,6 +82,9 @@ class Contact(Base):
     entered_at: Mapped[datetime]
     # 1 for a batch campaign; trigger campaigns count re-entries up from 1.
     entry: Mapped[int] = mapped_column(default=1, server_default="1")
+    # What any of its sends did (sent, delivered, bounced, opened, clicked:
+    # engine.db.tallies.REACH), kept by the triggers of migration 0007.
+    reach: Mapped[int] = mapped_column(SmallInteger, server_default="0")
     __table_args__ = (
         # Campaign first: a launch appends its rows at the end of this index,
         # and every read is by campaign (counts, entries, re-entry waits,

@@ -1,0 +1,64 @@
+"""Reading the report tallies that the triggers of migration 0007 keep.
+
+A send's code is its state's ordinal in `STATES` times 16, plus the
+delivery outcome (delivered 8, undelivered 4), a human open (2) and a click
+(1). A contact's reach is the OR of those flag bits over its sends that
+went, plus `WENT` when any went. Both are computed by the triggers (the SQL
+is in the migration, frozen with the schema); this module only reads them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, Engine, text
+
+STATES = ("queued", "sending", "sent", "unknown", "failed", "skipped", "cancelled")
+WENT = 32
+FLAGS = (("delivered", 8), ("bounced", 4), ("opened", 2), ("clicked", 1))
+
+CONTACTS = text(
+    """
+    SELECT cell_id, status, reach, SUM(n) AS n FROM contact_tallies
+    WHERE campaign_id = :campaign GROUP BY cell_id, status, reach HAVING SUM(n) <> 0
+    """
+)
+"""Treated and held-out contacts per cell, status and reach."""
+
+SENDS = text(
+    """
+    SELECT step, cell_id, code, SUM(n) AS n FROM send_tallies
+    WHERE campaign_id = :campaign GROUP BY step, cell_id, code HAVING SUM(n) <> 0
+    """
+)
+"""Sends of those contacts per step, cell and code."""
+
+# One folding at a time, so two never wait on each other's new `seq` 0 rows.
+_LOCK = "SELECT pg_advisory_xact_lock(hashtext('engine.tallies'))"
+_FOLD = """
+    WITH moved AS (DELETE FROM {table} WHERE seq <> 0 RETURNING {key}, n)
+    INSERT INTO {table} ({key}, seq, n)
+    SELECT {key}, 0, SUM(n) FROM moved GROUP BY {key}
+    ON CONFLICT ({key}, seq) DO UPDATE SET n = {table}.n + excluded.n
+"""
+_TABLES = (
+    ("contact_tallies", "campaign_id, cell_id, status, reach"),
+    ("send_tallies", "campaign_id, cell_id, step, code"),
+)
+
+
+def compact(engine: Engine) -> None:
+    """Fold PostgreSQL's appended tally rows into one row per key (SQLite keeps one already).
+
+    Exact under concurrent writers: the rows one statement deletes are the
+    rows it adds up, and rows committed meanwhile wait for the next fold.
+    """
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.begin() as conn:
+        fold(conn)
+
+
+def fold(conn: Connection) -> None:
+    """`compact` inside the caller's transaction (PostgreSQL only)."""
+    conn.execute(text(_LOCK))
+    for table, key in _TABLES:
+        conn.execute(text(_FOLD.format(table=table, key=key)))
