@@ -7,7 +7,7 @@ import json
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -158,7 +158,9 @@ class World:
 
     def __post_init__(self) -> None:
         self.ports: Ports = dispatch_ports(self.adapters)
-        self.rules = dispatch_rules(self.adapters, "simulation")
+        # No pacing: the clock stands still during a pass, so a throttle would
+        # only split the due sends into tiny batches (its wait is not simulated).
+        self.rules = replace(dispatch_rules(self.adapters, "simulation"), throttle={})
         self.store = followup_store(self.adapters)
         self.options = followup_options(self.adapters.settings)
 

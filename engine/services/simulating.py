@@ -130,6 +130,7 @@ def simulate_campaign(
     agenda, end = _Agenda(), run.start + timedelta(days=run.days)
     now, seen = run.start, None
     while True:
+        timeline.ticks += 1
         happened = agenda.due(now)
         if happened:
             callbacks.post(happened, now)

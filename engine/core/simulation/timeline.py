@@ -38,6 +38,7 @@ class Timeline:
     cells: dict[str, bool] = field(default_factory=dict)  # code -> is control
     contacts: Counter[str] = field(default_factory=Counter)  # cell -> contacts
     first_sent: datetime | None = None  # hour by hour from here for `hourly_days`
+    ticks: int = 0  # moments the engine ran at
 
     def sent(self, messages: Iterable[SentMessage]) -> None:
         """Count messages that went (in time order, as the simulation reads them)."""
@@ -71,6 +72,7 @@ class Timeline:
         return {
             "start": self.start.isoformat(),
             "days": self.days,
+            "ticks": self.ticks,
             "timezone": str(self.zone),
             "cells": [
                 {"cell": code, "control": control, "contacts": self.contacts[code]}
