@@ -54,7 +54,7 @@ def simulate(
     callbacks = WebCallbacks(adapters, chosen.order_value)
     world, outbox = World(adapters, file), SqlSimulation(adapters.engine)
     timeline = simulate_campaign(spec, chosen, world, outbox, callbacks, run)
-    assert set(callbacks.answers) <= {(path, 200) for path, _ in callbacks.answers}
+    assert all(status == 200 for _, status in callbacks.answers)  # every callback verified
     return timeline
 
 
@@ -135,9 +135,7 @@ def test_the_cost_is_the_messages_times_the_cost_per_message(
     chosen = model(steps={"offer": {"opened": {"p": "60%", "delay": "5m"}}})
     timeline = simulate(adapters, tmp_path, REMINDER, chosen)
     messages = timeline.messages[("email", "a")]
-    assert messages == sum(timeline.sends_by().values()) > timeline.contacts["a"]
-    assert timeline.cost(validate_campaign(REMINDER, "c", adapters.renderer).spec.costs) == {
-        ("email", "a"): Decimal("0.25") * messages
-    }
+    assert messages == sum(timeline.sends_by().values()) > timeline.contacts["a"]  # + reminders
     spec = validate_campaign(REMINDER, "c", adapters.renderer).spec
+    assert timeline.cost(spec.costs) == {("email", "a"): Decimal("0.25") * messages}
     assert timeline.as_json(spec.costs, "CNY")["cost"]["total"] == str(Decimal("0.25") * messages)
