@@ -10,7 +10,13 @@ import pytest
 from engine.core.campaign.preview import first_send
 from engine.core.campaign.spec import Windows
 from engine.core.campaign.values import WEEKDAYS
-from engine.core.sending.windows import local_instant, next_allowed, quiet_hours_for, window_on
+from engine.core.sending.windows import (
+    held_by,
+    local_instant,
+    next_allowed,
+    quiet_hours_for,
+    window_on,
+)
 from engine.settings import DispatchSettings
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -209,3 +215,17 @@ def test_first_send_is_dst_correct_and_keeps_the_start_zone() -> None:
     assert opens == utc(2026, 3, 29, 1, 0)
     assert opens.tzinfo is BERLIN
     assert (opens.hour, opens.minute) == (3, 0)
+
+
+def test_held_by_tells_the_send_window_from_quiet_hours() -> None:
+    hours, quiet = (time(7), time(22)), (time(8), time(21))
+    early = at(SHANGHAI, 2026, 12, 2, 7, 30)  # inside the window, before quiet hours end
+    assert held_by(early, SHANGHAI, EVERY_DAY, hours, quiet) == (
+        at(SHANGHAI, 2026, 12, 2, 8, 0),
+        "quiet_hours",
+    )
+    night = at(SHANGHAI, 2026, 12, 2, 6, 0)  # before both: the window alone holds it to 07:00
+    assert held_by(night, SHANGHAI, EVERY_DAY, (time(9), time(20)), quiet)[1] == "send_window"
+    noon = at(SHANGHAI, 2026, 12, 2, 12, 0)
+    assert held_by(noon, SHANGHAI, EVERY_DAY, hours, quiet) == (noon, None)
+    assert held_by(night, SHANGHAI, EVERY_DAY, hours)[1] == "send_window"

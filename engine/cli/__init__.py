@@ -21,6 +21,7 @@ from engine.cli.report import report
 from engine.cli.schedule import scheduler
 from engine.cli.send import dispatch, outbox, worker
 from engine.cli.serve import serve
+from engine.cli.simulate import simulate
 from engine.cli.users import dashboard_user
 from engine.errors import EngineError
 
@@ -54,7 +55,8 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
     `campaign import orders FILE`, `campaign metrics refresh`, then
     `campaign customers summary`; then write a campaign file and run
     `campaign validate FILE` and `campaign plan FILE`, `campaign launch
-    FILE`, and `campaign dispatch` (or run `campaign scheduler`); `campaign
+    FILE` (`campaign simulate FILE` first shows what its rules will do),
+    and `campaign dispatch` (or run `campaign scheduler`); `campaign
     report KEY` shows the results.
     `campaign demo` does all of it on generated data.
     """
@@ -79,6 +81,7 @@ for command in (
     report,
     dispatch,
     followups,
+    simulate,
     worker,
     outbox,
     scheduler,

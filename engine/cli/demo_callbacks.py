@@ -65,7 +65,7 @@ def simulate(
     rng = random.Random(seed)
     signer = SendGridSigner()
     secrets = {"token": "demo-twilio-auth-token", "shop": "demo-shop-secret"}
-    site = _site(adapters, signer, secrets)
+    site = callback_site(adapters, signer, secrets)
     mails = SqlOutboxReader(adapters.engine).sent(campaign)
     posted, answers = Counter[str](), Counter[str]()
 
@@ -85,16 +85,27 @@ def simulate(
 
 
 @dataclass
-class _Site:
+class Site:
+    """The web app on the demo's (or a simulation's) adapters, with its own clock."""
+
     client: FlaskClient
     clock: DemoClock
     public_url: str
 
 
-def _site(adapters: Adapters, signer: SendGridSigner, secrets: dict[str, str]) -> _Site:
+def callback_site(adapters: Adapters, signer: SendGridSigner, secrets: dict[str, str]) -> Site:
+    """The Flask app, configured to verify callbacks signed with `signer` and `secrets`.
+
+    `secrets`: ``token`` (Twilio's auth token), ``shop`` (and optionally
+    ``mail``) for the HMAC-signed business callbacks.
+    """
     settings = adapters.settings
     hooks = settings.webhooks.model_copy(
-        update={"sendgrid_public_key": signer.public_key, "responses_secret": secrets["shop"]}
+        update={
+            "sendgrid_public_key": signer.public_key,
+            "responses_secret": secrets["shop"],
+            "mail_secret": secrets.get("mail"),
+        }
     )
     channels = settings.channels.model_copy(
         update={
@@ -106,11 +117,11 @@ def _site(adapters: Adapters, signer: SendGridSigner, secrets: dict[str, str]) -
     )
     clock = DemoClock(datetime.now().astimezone())
     app = create_app(adapters=demo, clock=clock)
-    return _Site(app.test_client(), clock, settings.sender.public_url.rstrip("/"))
+    return Site(app.test_client(), clock, settings.sender.public_url.rstrip("/"))
 
 
 def _sendgrid(
-    site: _Site, signer: SendGridSigner, mails: list[dict[str, Any]], rng: random.Random, post: Any
+    site: Site, signer: SendGridSigner, mails: list[dict[str, Any]], rng: random.Random, post: Any
 ) -> set[int]:
     """processed + delivered (or a bounce or block) for every sent e-mail, in signed batches."""
     events, delivered = [], set()
@@ -171,7 +182,7 @@ def _sendgrid(
 
 
 def _engagement(
-    site: _Site,
+    site: Site,
     mails: list[dict[str, Any]],
     rng: random.Random,
     post: Any,
@@ -202,7 +213,7 @@ def _engagement(
 
 
 def _stop(
-    site: _Site, token: str, mails: list[dict[str, Any]], rng: random.Random, post: Any
+    site: Site, token: str, mails: list[dict[str, Any]], rng: random.Random, post: Any
 ) -> None:
     """One customer texts STOP to the sender (their later SMS nudge must not go)."""
     phones = [m["phone"] for m in mails if m["phone"]]
@@ -225,7 +236,7 @@ def _stop(
 
 
 def _purchases(
-    site: _Site,
+    site: Site,
     secret: str,
     contacts: list[dict[str, Any]],
     rng: random.Random,
@@ -264,7 +275,7 @@ def _purchases(
         post("/webhooks/responses", answer.status_code)
 
 
-def _path(site: _Site, url: str) -> str:
+def _path(site: Site, url: str) -> str:
     return url.replace("&amp;", "&").removeprefix(site.public_url)
 
 

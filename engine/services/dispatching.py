@@ -36,7 +36,7 @@ from engine.core.sending.due import Due, zone_of
 from engine.core.sending.message import Message, Outcome
 from engine.core.sending.states import RetryPolicy, Settled
 from engine.core.sending.throttle import largest_batch
-from engine.core.sending.windows import next_allowed, quiet_hours_for
+from engine.core.sending.windows import held_by, quiet_hours_for
 from engine.errors import TemplateError
 from engine.services.carrying import Carrier
 from engine.services.composing import Composer
@@ -116,6 +116,8 @@ class DispatchReport:
     states: Counter[tuple[str, str]] = field(default_factory=Counter)  # (channel, state)
     skipped: Counter[str] = field(default_factory=Counter)  # reason
     deferred: int = 0
+    # (campaign id, step, cell, reason) of sends skipped or deferred (deferred_send_window, ...)
+    held: Counter[tuple[int, str, str, str]] = field(default_factory=Counter)
     requeued: int = 0  # expired claims that never reached a provider
     unknown: int = 0  # expired claims that may have
     resolved: int = 0  # unknowns resolved by policy
@@ -186,22 +188,28 @@ def _batch(
     worker = rules.worker
     why = _checks(ports, rules, specs, batch, now)
     ports.outbox.skip(why, now, worker)
-    report.skipped.update(why.values())
     ready, later, late = [], [], {}
     for due in batch:
         if due.send_id in why:
             continue
         spec = specs[due.campaign_id]
-        allowed = _allowed(due, spec, rules, ports.composer.zone, now)
+        allowed, wait = _allowed(due, spec, rules, ports.composer.zone, now)
         expired = expired_reason(due.expires_at, now, allowed)
         if expired:  # a follow-up that is pointless once late
             late[due.send_id] = expired
+        elif allowed > now:
+            later.append((due.send_id, allowed))
+            why[due.send_id] = f"deferred_{wait}"
         else:
-            (later.append((due.send_id, allowed)) if allowed > now else ready.append(due))
+            ready.append(due)
     ports.outbox.skip(late, now, worker)
-    report.skipped.update(late.values())
     ports.outbox.defer(later, now, worker)
     report.deferred += len(later)
+    why |= late
+    report.skipped.update(r for r in why.values() if not r.startswith("deferred_"))
+    report.held.update(
+        (d.campaign_id, d.step, d.cell, why[d.send_id]) for d in batch if d.send_id in why
+    )
     messages, failed = _compose(ports.composer, specs, ready, now)
     if failed:
         ports.outbox.settle(failed, now, worker)
@@ -237,14 +245,14 @@ def _rule(spec: CampaignSpec, policy: Policy, channel: str, now: datetime) -> Ch
 
 def _allowed(
     due: Due, spec: CampaignSpec, rules: DispatchRules, fallback: ZoneInfo, now: datetime
-) -> datetime:
-    """The first moment at or after now that the send may go to this customer."""
+) -> tuple[datetime, str | None]:
+    """The first moment at or after now that the send may go to this customer, and what holds it."""
     step = next(s for s in spec.steps if s.id == due.step)
     zone = zone_of(due.customer.get("timezone")) or zone_of(spec.schedule.timezone) or fallback
     windows = spec.schedule.windows
     hours = step.hours if isinstance(step, CallStep) else windows.hours
     quiet = quiet_hours_for(rules.quiet_hours, due.channel, due.customer.get("country"))
-    return next_allowed(now, zone, windows.days, hours, quiet)
+    return held_by(now, zone, windows.days, hours, quiet)
 
 
 def _compose(

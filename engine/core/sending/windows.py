@@ -118,3 +118,24 @@ def _intersect(hours: tuple[time, time], quiet: tuple[time, time] | None) -> tup
 
 def _span(hours: tuple[time, time]) -> str:
     return f"{hours[0]:%H:%M}-{hours[1]:%H:%M}"
+
+
+def held_by(
+    now: datetime,
+    zone: tzinfo,
+    days: Collection[str],
+    hours: tuple[time, time],
+    quiet: tuple[time, time] | None = None,
+) -> tuple[datetime, str | None]:
+    """`next_allowed`, with why a send waits until then.
+
+    ``send_window`` when the campaign's days and hours alone hold it back
+    that long, ``quiet_hours`` when the quiet hours hold it back longer,
+    None when it may go now.
+    """
+    allowed = next_allowed(now, zone, days, hours, quiet)
+    if allowed <= now:
+        return allowed, None
+    if quiet is not None and next_allowed(now, zone, days, hours) < allowed:
+        return allowed, "quiet_hours"
+    return allowed, "send_window"
