@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from engine.bootstrap import Adapters, codebook, followup_options, followup_store
+from engine.db import tallies
 from engine.services.following import SpecCache, run_followups
 from engine.services.launching import run_entries
 from engine.services.metrics import refresh_metrics
@@ -47,6 +48,8 @@ def ticks(adapters: Adapters, dispatch: Tick, followups: Tick | None = None) -> 
         "metrics-nightly": lambda: refresh_metrics(
             adapters.metrics, adapters.metric_rules(), now()
         ),
+        # PostgreSQL appends report tallies per statement; fold them now and then
+        "tallies": lambda: tallies.compact(adapters.engine),
     }
 
 
@@ -60,6 +63,7 @@ def build(adapters: Adapters, dispatch: Tick, followups: Tick | None = None) -> 
         "entries": 60.0,
         "dispatch": poll,
         "followups": adapters.settings.followups.tick_seconds,
+        "tallies": 300.0,
     }
     options = {"coalesce": True, "max_instances": 1, "replace_existing": True}
     for job_id, seconds in every.items():

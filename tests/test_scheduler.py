@@ -12,7 +12,14 @@ def test_ticks_have_fixed_ids_and_never_run_twice_at_once(adapters: Adapters) ->
     ran: list[str] = []
     scheduler = build(adapters, lambda: ran.append("dispatch"))
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {"launch-due", "entries", "dispatch", "followups", "metrics-nightly"}
+    assert set(jobs) == {
+        "launch-due",
+        "entries",
+        "dispatch",
+        "followups",
+        "metrics-nightly",
+        "tallies",
+    }
     for job in jobs.values():
         assert job.coalesce is True and job.max_instances == 1
     jobs["dispatch"].func()

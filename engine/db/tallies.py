@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, Engine, text
 
+# Written only by the triggers: a copy of the database copies contacts and
+# sends and lets the triggers count them again (engine.db.sandbox).
+TABLES = frozenset({"contact_tallies", "send_tallies"})
 STATES = ("queued", "sending", "sent", "unknown", "failed", "skipped", "cancelled")
 WENT = 32
 FLAGS = (("delivered", 8), ("bounced", 4), ("opened", 2), ("clicked", 1))
