@@ -1,0 +1,62 @@
+"""`campaign db check`: the keys `contacts` and `sends` no longer declare still hold."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+from sqlalchemy import insert, select, update
+
+from engine.bootstrap import Adapters
+from engine.cli import cli
+from engine.db import integrity
+from engine.db.models import Cell, Contact, Send
+
+from .conftest import NOW
+from .report_campaign import build
+
+
+def test_a_launched_campaign_breaks_no_check(adapters: Adapters) -> None:
+    build(adapters.engine)
+    assert [f.rows for f in integrity.check(adapters.engine)] == [0] * len(integrity.CHECKS)
+
+
+def test_every_kind_of_orphan_is_found_and_the_command_fails(
+    adapters: Adapters, database_url: str, tmp_path: Path
+) -> None:
+    campaign = build(adapters.engine)
+    with adapters.engine.begin() as conn:
+        contact = conn.execute(select(Contact).where(Contact.cell_id.is_not(None))).first()
+        assert contact is not None
+        other = conn.execute(
+            insert(Cell).returning(Cell.id),
+            {"campaign_id": campaign, "code": "z", "is_control": False, "share": 0.0, "vars": {}},
+        ).scalar_one()
+        base = {"status": "treated", "entered_at": NOW, "entry": 1}
+        conn.execute(insert(Contact), base | {"campaign_id": 999, "customer_id": 999_999})
+        conn.execute(
+            insert(Contact),
+            base
+            | {"campaign_id": campaign, "customer_id": contact.customer_id, "entry": 2}
+            | {"cell_id": other + 1000},
+        )
+        conn.execute(
+            insert(Send),
+            {"contact_id": 888_888, "campaign_id": campaign, "customer_id": 1, "step": "offer"}
+            | {"channel": "email", "due_at": NOW, "state": "queued", "attempts": 0}
+            | {"created_at": NOW, "updated_at": NOW},
+        )
+        send = conn.execute(select(Send.id).order_by(Send.id).limit(1)).scalar_one()
+        conn.execute(update(Send).where(Send.id == send).values(customer_id=-1))
+    found = {f.check: f.rows for f in integrity.check(adapters.engine)}
+    assert found == {
+        "contacts without their campaign": 1,
+        "contacts without a cell of their campaign": 1,
+        "contacts without their customer": 1,
+        "sends without their contact": 1,
+        "sends whose campaign or customer is not their contact's": 1,
+    }
+    env = {"ENGINE_DATABASE_URL": database_url, "ENGINE_CONFIG": ""}
+    result = CliRunner().invoke(cli, ["db", "check"], env=env)
+    assert result.exit_code == 1
+    assert "sends without their contact" in result.output
