@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, func, insert, select, update
+from sqlalchemy import Engine, and_, func, insert, select, update
 
 from engine.core.campaign.launch import CellRow, Counts, Entry, Launched
+from engine.db import tallies
 from engine.db.entrants import enter
 from engine.db.models import Campaign, Cell, Contact, Send
 
@@ -65,9 +66,9 @@ class SqlLaunches:
 def _counts(engine: Engine, campaign_id: int) -> Counts:
     """Contacts per cell, exclusions per reason and sends per state.
 
-    The campaign's contacts are read through the unique key's campaign
-    prefix; the per-cell counts are one aggregate row with a count per cell
-    (SQLite groups by sorting: a GROUP BY over a million contacts took 1-2 s).
+    Cells and sends come from the report tallies (engine.db.tallies: a few
+    rows, whatever the audience); the exclusions are read through the
+    unique key's campaign prefix.
     """
     cells = (
         select(Cell.id, Cell.code, Cell.is_control, Cell.share)
@@ -80,25 +81,15 @@ def _counts(engine: Engine, campaign_id: int) -> Counts:
         .group_by(Contact.reason)
         .order_by(Contact.reason)
     )
-    sends = (
-        select(Send.state, func.count())
-        .where(Send.campaign_id == campaign_id)
-        .group_by(Send.state)
-        .order_by(Send.state)
-    )
     with engine.connect() as conn:
-        rows = conn.execute(cells).all()
-        per_cell = select(
-            *[func.count(case((Contact.cell_id == row.id, 1))) for row in rows]
-        ).where(Contact.campaign_id == campaign_id)
-        sizes = conn.execute(per_cell).one() if rows else ()
+        sizes = tallies.cell_sizes(conn, campaign_id)
         return Counts(
             cells=[
-                (row.code, row.is_control, row.share, int(n))
-                for row, n in zip(rows, sizes, strict=True)
+                (row.code, row.is_control, row.share, sizes.get(row.id, 0))
+                for row in conn.execute(cells)
             ],
             excluded=[(reason, n) for reason, n in conn.execute(excluded)],
-            sends=[(state, n) for state, n in conn.execute(sends)],
+            sends=sorted(tallies.send_states(conn, campaign_id).items()),
         )
 
 

@@ -34,6 +34,24 @@ SENDS = text(
 )
 """Sends of those contacts per step, cell and code."""
 
+
+def cell_sizes(conn: Connection, campaign_id: int) -> dict[int, int]:
+    """Treated and held-out contacts per cell id."""
+    sizes: dict[int, int] = {}
+    for cell_id, _, _, n in conn.execute(CONTACTS, {"campaign": campaign_id}):
+        sizes[cell_id] = sizes.get(cell_id, 0) + int(n)
+    return sizes
+
+
+def send_states(conn: Connection, campaign_id: int) -> dict[str, int]:
+    """The campaign's sends per state (those to contacts in the experiment: all of them)."""
+    states: dict[str, int] = {}
+    for _, _, code, n in conn.execute(SENDS, {"campaign": campaign_id}):
+        state = STATES[int(code) // 16 - 1]
+        states[state] = states.get(state, 0) + int(n)
+    return states
+
+
 # One folding at a time, so two never wait on each other's new `seq` 0 rows.
 _LOCK = "SELECT pg_advisory_xact_lock(hashtext('engine.tallies'))"
 _FOLD = """
