@@ -12,8 +12,10 @@ import random
 from collections import Counter
 from typing import Any
 
+from click.testing import CliRunner
 from sqlalchemy import Engine, insert, select, text, update
 
+from engine.cli import cli
 from engine.db import tallies
 from engine.db.connect import make_engine
 from engine.db.models import Campaign, Cell, Contact, Customer, Send
@@ -187,4 +189,22 @@ def test_a_throwaway_copy_counts_the_same(database_url: str) -> None:
         copy = make_engine(url)
         assert _tallied(copy) == _tallied(engine) == _recounted(copy)
         copy.dispose()
+    engine.dispose()
+
+
+def test_recount_rebuilds_tallies_the_triggers_missed(database_url: str) -> None:
+    engine = make_engine(database_url)
+    rng = random.Random(11)
+    _campaigns(engine)
+    _change(engine, rng, _sends(engine, rng, _contacts(engine, rng, 30)))
+    with engine.begin() as conn:  # as if rows had been written around the triggers
+        conn.execute(text("UPDATE send_tallies SET n = n + 5"))
+        conn.execute(text("DELETE FROM contact_tallies WHERE status = 'held_out'"))
+    assert _tallied(engine) != _recounted(engine)
+    tallies.recount(engine)
+    assert _tallied(engine) == _recounted(engine)
+    env = {"ENGINE_DATABASE_URL": database_url, "ENGINE_CONFIG": ""}
+    result = CliRunner().invoke(cli, ["db", "recount"], env=env)
+    assert result.exit_code == 0 and "rebuilt" in result.output
+    assert _tallied(engine) == _recounted(engine)
     engine.dispose()

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, Engine, text
 
+from engine.db import tally_ddl
+
 # Written only by the triggers: a copy of the database copies contacts and
 # sends and lets the triggers count them again (engine.db.sandbox).
 TABLES = frozenset({"contact_tallies", "send_tallies"})
@@ -64,6 +66,28 @@ _TABLES = (
     ("contact_tallies", "campaign_id, cell_id, status, reach"),
     ("send_tallies", "campaign_id, cell_id, step, code"),
 )
+
+
+def recount(engine: Engine) -> None:
+    """Rebuild every contact's reach and both tallies from the rows, in one transaction.
+
+    For a database whose triggers were bypassed (e.g. rows written with
+    PostgreSQL's `session_replication_role = replica`); reads every contact
+    and send once.
+    """
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("LOCK TABLE contacts, sends IN SHARE ROW EXCLUSIVE MODE"))
+        conn.execute(
+            text(
+                f"UPDATE contacts SET reach = {tally_ddl.reach('contacts.id')}"
+                f" WHERE reach <> {tally_ddl.reach('contacts.id')}"
+            )
+        )
+        conn.execute(text("DELETE FROM contact_tallies"))  # the UPDATE's own deltas too
+        conn.execute(text("DELETE FROM send_tallies"))
+        for statement in tally_ddl.backfill()[1:]:  # [0] sets the reach of sent contacts only
+            conn.execute(text(statement))
 
 
 def compact(engine: Engine) -> None:
