@@ -1,7 +1,11 @@
 """Benchmark: import 1,000,000 customers and ~3,000,000 orders, refresh metrics.
 
-Prints rows/s for both imports, the metrics refresh time and peak memory, on
-SQLite and on PostgreSQL (each in its own process, so peak memory is its own).
+
+Prints rows/s and CPU time per row (this process and its parser workers; on
+PostgreSQL also the server backends) for both imports, the metrics refresh
+time and peak memory, on SQLite and on PostgreSQL (each in its own process,
+so peak memory is its own). On a shared machine CPU per row is the steadier
+figure.
 
     .venv/bin/python bench/bench_import.py                   # both databases, 1M customers
     .venv/bin/python bench/bench_import.py --customers 100000 --only sqlite
@@ -15,17 +19,20 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import os
 import resource
 import secrets
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from engine.bootstrap import bootstrap
@@ -64,6 +71,7 @@ def run(kind: str, workdir: Path) -> None:
     try:
         settings = Settings.model_validate({"imports": {"rejects_dir": str(workdir / "rejects")}})
         adapters = bootstrap(settings, url)
+        backends = _backends(adapters.engine)
         migrate.upgrade(adapters.engine)
         quiet = Console(file=io.StringIO())
         source = parse_source("internal", None, adapters)
@@ -82,11 +90,14 @@ def run(kind: str, workdir: Path) -> None:
                 ),
             ),
         ):
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), _cpu(backends)
             summary = call()
-            seconds = time.perf_counter() - started
+            seconds, cpu = time.perf_counter() - started, _cpu(backends) - cpu
+            rows = summary.counts.read
             report[label] = (
-                f"{summary.counts.read:,} rows in {seconds:.1f} s = {summary.counts.read / seconds:,.0f} rows/s"
+                f"{rows:,} rows in {seconds:.1f} s = {rows / seconds:,.0f} rows/s; "
+                f"CPU {cpu.client / rows * 1e6:.1f} us/row"
+                + (f" + server {cpu.server / rows * 1e6:.1f} us/row" if backends else "")
             )
         started = time.perf_counter()
         written = refresh_metrics(adapters.metrics, adapters.metric_rules(), NOW)
@@ -101,6 +112,42 @@ def run(kind: str, workdir: Path) -> None:
             print(f"{kind:10s} {label:16s} {value}", flush=True)
     finally:
         cleanup()
+
+
+@dataclass(frozen=True)
+class Cpu:
+    client: float  # this process and its finished children (the parser workers)
+    server: float  # the PostgreSQL backends of the engine's connections
+
+    def __sub__(self, other: Cpu) -> Cpu:
+        return Cpu(self.client - other.client, self.server - other.server)
+
+
+def _cpu(backends: list[int]) -> Cpu:
+    """CPU seconds used so far: on a shared machine the steadier figure than wall time."""
+    times = os.times()
+    return Cpu(sum(times[:4]), sum(_cpu_seconds(pid) for pid in backends))
+
+
+def _backends(engine: Engine) -> list[int]:
+    """PostgreSQL backend process ids of the engine's connections, as they connect."""
+    pids: list[int] = []
+    if engine.dialect.name == "postgresql":
+
+        @event.listens_for(engine, "connect")
+        def remember(dbapi: Any, _record: Any) -> None:
+            pids.append(dbapi.info.backend_pid)
+
+    return pids
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a local process (0 once it has ended)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _database(kind: str, workdir: Path):  # type: ignore[no-untyped-def]

@@ -26,6 +26,7 @@ from engine.db import bulk
 from engine.db.ledger import LedgerUnit, SendRef
 from engine.db.models import Cell, Contact, Customer, CustomerSource, Order, Response, Send
 from engine.db.optouts import set_consent, suppress
+from engine.db.order_credit import credit_uncontacted
 from engine.db.orders import insert_orders
 
 STAGED = (
@@ -223,6 +224,13 @@ class SqlResponses:
             done = set(self.conn.execute(known).scalars())
             return [o for o in page if o.source_ref not in done], page[-1].id
         return page, page[-1].id
+
+    def credit_uncontacted(
+        self, source: str, batch_id: int | None, now: datetime
+    ) -> tuple[int, bool]:
+        """``none`` responses for the orders no contact can claim, set-based
+        (engine.db.order_credit); (how many new, whether orders are left)."""
+        return credit_uncontacted(self.conn, source, batch_id, now)
 
     def add_orders(self, source: str, orders: list[tuple[int, OrderRecord]]) -> int:
         """New orders of `source` (the order import's dedupe); returns how many."""

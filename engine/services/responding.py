@@ -182,6 +182,9 @@ def _row(
 
 
 class PendingOrders(Protocol):
+    def credit_uncontacted(
+        self, source: str, batch_id: int | None, now: datetime
+    ) -> tuple[int, bool]: ...
     def pending_orders(
         self, source: str, batch_id: int | None, after: int, limit: int
     ) -> tuple[Sequence[Any], int | None]: ...
@@ -208,11 +211,18 @@ def credit_orders(
     """Purchase responses for the orders of import batch `batch_id` (None: for
     every order of `source` that has none yet).
 
-    A page of orders, one contact-history read and one insert per
-    transaction: 100k orders are 20 pages of a few statements each. Orders
-    already credited (posted by the shop too) are kept as they are.
+    First one set-based statement credits ``none`` to every order whose
+    customer has no counted contact (nothing else could claim it); then, only
+    if orders of contacted customers are left, a page of orders, one
+    contact-history read and one insert per transaction: 100k orders are 20
+    pages of a few statements each. Orders already credited (posted by the
+    shop too) are kept as they are.
     """
-    total: Counter[str] = Counter()
+    with units.unit() as history:
+        inserted, left = history.credit_uncontacted(source, batch_id, now)
+    total: Counter[str] = +Counter(none=inserted)  # unary plus: no zero counts
+    if not left:
+        return total
     after = 0
     while True:
         with units.unit() as history:
