@@ -1,4 +1,5 @@
-"""`campaign db check`: the keys `contacts` and `sends` no longer declare still hold."""
+"""`campaign db check`: the keys `contacts`, `sends`, `orders` and the import batch ids
+no longer declare still hold."""
 
 from __future__ import annotations
 
@@ -10,10 +11,17 @@ from sqlalchemy import insert, select, update
 from engine.bootstrap import Adapters
 from engine.cli import cli
 from engine.db import integrity
-from engine.db.models import Cell, Contact, Send
+from engine.db.models import Cell, Contact, Customer, CustomerSource, Order, Send
 
 from .conftest import NOW
 from .report_campaign import build
+
+IMPORT_CHECKS = (
+    "orders without their customer",
+    "orders without their import batch",
+    "customers without their import batch",
+    "customer_sources without their import batch",
+)
 
 
 def test_a_launched_campaign_breaks_no_check(adapters: Adapters) -> None:
@@ -55,8 +63,29 @@ def test_every_kind_of_orphan_is_found_and_the_command_fails(
         "contacts without their customer": 1,
         "sends without their contact": 1,
         "sends whose campaign or customer is not their contact's": 1,
-    }
+    } | {check: 0 for check in IMPORT_CHECKS}
     env = {"ENGINE_DATABASE_URL": database_url, "ENGINE_CONFIG": ""}
     result = CliRunner().invoke(cli, ["db", "check"], env=env)
     assert result.exit_code == 1
     assert "sends without their contact" in result.output
+
+
+def test_orders_and_rows_of_an_unknown_import_batch_are_found(adapters: Adapters) -> None:
+    build(adapters.engine)
+    with adapters.engine.begin() as conn:
+        customer = conn.execute(select(Customer).limit(1)).one()
+        conn.execute(update(Customer).where(Customer.id == customer.id).values(import_batch_id=777))
+        conn.execute(
+            insert(CustomerSource),
+            {"customer_id": customer.id, "source_name": "x", "origin": "internal"}
+            | {"source_ref": "r", "trust": 1, "import_batch_id": 777, "first_seen_at": NOW},
+        )
+        order = {"source_name": "shop", "ordered_at": NOW, "amount_cents": 1, "currency": "CNY"}
+        order |= {"base_amount_cents": 1, "quantity": 1}
+        conn.execute(insert(Order), order | {"customer_id": 999_999, "external_order_id": "a"})
+        conn.execute(
+            insert(Order),
+            order | {"customer_id": customer.id, "external_order_id": "b", "import_batch_id": 777},
+        )
+    found = {f.check: f.rows for f in integrity.check(adapters.engine)}
+    assert {check: found[check] for check in IMPORT_CHECKS} == dict.fromkeys(IMPORT_CHECKS, 1)

@@ -25,6 +25,8 @@ class Invalid(ValueError):
 # RFC 5322 dot-atom local part in ASCII, exactly what email-validator accepts
 # for ASCII input; anything else goes through the full validator.
 _ASCII_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+# Digits with at most two decimals: exactly the amounts `cents` takes as they are.
+_PLAIN_AMOUNT = re.compile(r"([0-9]+)(?:\.([0-9]{1,2}))?")
 YES = frozenset({"1", "y", "yes", "true", "t", "granted", "opt-in", "optin"})
 NO = frozenset({"0", "n", "no", "false", "f", "withdrawn", "opt-out", "optout"})
 
@@ -101,6 +103,10 @@ def instant(raw: str, default_zone: ZoneInfo) -> datetime:
 
 def cents(raw: str) -> int:
     """A non-negative amount in hundredths of the currency unit."""
+    plain = _PLAIN_AMOUNT.fullmatch(raw)
+    if plain:  # "129.90", "10", "0.5": the common case, without a Decimal
+        units, hundredths = plain.groups()
+        return int(units) * 100 + (int(hundredths.ljust(2, "0")) if hundredths else 0)
     try:
         amount = Decimal(raw.strip().replace(",", ""))
     except InvalidOperation:

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from operator import itemgetter
 from zoneinfo import ZoneInfo
 
 from engine.core import normalize
@@ -42,59 +43,69 @@ def money(amount: str, currency: str, options: OrderOptions) -> tuple[int, str, 
 
     An empty currency is the base currency; others need a configured rate.
     """
+    code, rate = _rate(currency, options)
+    cents = normalize.cents(amount)
+    return cents, code, cents if rate is None else int((cents * rate).to_integral_value())
+
+
+def _rate(currency: str, options: OrderOptions) -> tuple[str, Decimal | None]:
+    """(code, rate to the base currency; None: no conversion) of a currency cell."""
     code = (currency or options.base_currency).upper()
     rate = Decimal(1) if code == options.base_currency else options.rates.get(code)
     if rate is None:
         raise normalize.Invalid(
             f"currency {code!r} has no exchange rate to {options.base_currency} in config"
         )
-    cents = normalize.cents(amount)
-    return cents, code, cents if rate == 1 else int((cents * rate).to_integral_value())
+    return code, None if rate == 1 else rate
 
 
 class OrderParser:
-    """Validates the rows of one orders file; columns are resolved once, not per row."""
+    """Validates the rows of one orders file; columns are resolved once, not per row.
+
+    An import calls it millions of times, so a row is read with one
+    itemgetter (a column the file lacks reads as the empty cell appended to
+    each row) and a currency's rate is looked up once per code.
+    """
 
     def __init__(
         self, mapping: Mapping[str, str], header: Sequence[str], options: OrderOptions
     ) -> None:
         where = {column: index for index, column in enumerate(header)}
-        self.index = {field: where.get(column, -1) for field, column in mapping.items()}
+        # -1 picks the "" appended to each row: the file has no such column.
+        self._cells = itemgetter(
+            *(where.get(mapping[name], -1) if name in mapping else -1 for name in FIELDS)
+        )
         self.options = options
-
-    def _cell(self, cells: Sequence[str], field: str) -> str:
-        index = self.index.get(field, -1)
-        return cells[index].strip() if index >= 0 else ""
+        self._money: dict[str, tuple[str, Decimal | None]] = {}  # cell -> (code, rate)
 
     def __call__(self, line: int, cells: Sequence[str]) -> OrderRecord:
         """One row (cells in header order) as a record; raises `normalize.Invalid`."""
-        cell, options = self._cell, self.options
-        order_ref, customer_ref = cell(cells, "order_id"), cell(cells, "customer_id")
-        ordered_raw, amount = cell(cells, "ordered_at"), cell(cells, "amount")
-        missing = [
-            name
-            for name, text in zip(
-                REQUIRED, (order_ref, customer_ref, ordered_raw, amount), strict=True
-            )
-            if not text
-        ]
-        if missing:
+        options = self.options
+        order_ref, customer_ref, ordered_raw, amount, currency, quantity, channel, category, brand = (
+            map(str.strip, self._cells((*cells, "")))
+        )  # fmt: skip
+        if not (order_ref and customer_ref and ordered_raw and amount):
+            texts = (order_ref, customer_ref, ordered_raw, amount)
+            missing = [name for name, text in zip(REQUIRED, texts, strict=True) if not text]
             raise normalize.Invalid(f"missing {', '.join(missing)}")
         ordered_at = normalize.instant(ordered_raw, options.default_zone)
         if ordered_at > options.now:
             raise normalize.Invalid(f"ordered_at {ordered_raw!r} is in the future")
-        cents, currency, base_cents = money(amount, cell(cells, "currency"), options)
-        quantity = cell(cells, "quantity")
+        known = self._money.get(currency)
+        if known is None:
+            known = self._money[currency] = _rate(currency, options)
+        code, rate = known
+        cents = normalize.cents(amount)
         return OrderRecord(
             line=line,
             order_ref=order_ref,
             customer_ref=customer_ref,
             ordered_at=ordered_at,
             amount_cents=cents,
-            currency=currency,
-            base_amount_cents=base_cents,
+            currency=code,
+            base_amount_cents=cents if rate is None else int((cents * rate).to_integral_value()),
             quantity=normalize.count(quantity) if quantity else 1,
-            channel=cell(cells, "channel") or None,
-            category=cell(cells, "category") or None,
-            brand=cell(cells, "brand") or None,
+            channel=channel or None,
+            category=category or None,
+            brand=brand or None,
         )

@@ -1,8 +1,10 @@
-"""Referential checks for the keys the schema leaves out (migration 0008).
+"""Referential checks for the keys the schema leaves out (migrations 0008, 0009).
 
 `contacts` and `sends` have no foreign keys to their campaign, cell,
 customer and contact: a launch would pay a row-by-row check for each of
-its million rows. Nothing in the engine deletes those parents, and every
+its million rows; nor have `orders` (customer, import batch) and the import
+batch ids of `customers` and `customer_sources`, for the same reason in
+imports. Nothing in the engine deletes those parents, and every
 writer inserts ids it has just read; these anti-joins prove it on a live
 database (`campaign db check`), one scan per check.
 """
@@ -27,6 +29,15 @@ CHECKS: dict[str, str] = {
     "sends without their contact": """
         SELECT COUNT(*) FROM sends AS s
         WHERE NOT EXISTS (SELECT 1 FROM contacts AS p WHERE p.id = s.contact_id)""",
+    "orders without their customer": """
+        SELECT COUNT(*) FROM orders AS o
+        WHERE NOT EXISTS (SELECT 1 FROM customers AS p WHERE p.id = o.customer_id)""",
+    **{
+        f"{table} without their import batch": f"""
+        SELECT COUNT(*) FROM {table} AS t WHERE t.import_batch_id IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM import_batches AS p WHERE p.id = t.import_batch_id)"""
+        for table in ("orders", "customers", "customer_sources")
+    },
     "sends whose campaign or customer is not their contact's": """
         SELECT COUNT(*) FROM sends AS s JOIN contacts AS p ON p.id = s.contact_id
         WHERE p.campaign_id <> s.campaign_id OR p.customer_id <> s.customer_id""",
