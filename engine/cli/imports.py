@@ -9,7 +9,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -173,22 +173,25 @@ def import_order_file(
     options = OrderOptions(settings.currency.base, settings.currency.rates, adapters.zone, now)
 
     # No parser processes: an order row parses in a few microseconds, less
-    # than it costs to ship it to another process and back.
+    # than it costs to ship it to another process and back. One writer
+    # thread instead, so that the database works while the next batch parses.
     def run(table: CsvFile, info: FileInfo, sink: RejectsFile, progress: Progress) -> ImportSummary:
-        return import_orders(
-            table,
-            info,
-            source=source,
-            customer_source=customer_source or source,
-            mapping=settings.imports.order_mapping() | (overrides or {}),
-            options=options,
-            batch_size=settings.imports.batch_size,
-            store=adapters.orders(source),
-            log=adapters.log,
-            rejects=sink,
-            now=now,
-            progress=progress,
-        )
+        with ThreadPoolExecutor(1, thread_name_prefix="order-writer") as writer:
+            return import_orders(
+                table,
+                info,
+                source=source,
+                customer_source=customer_source or source,
+                mapping=settings.imports.order_mapping() | (overrides or {}),
+                options=options,
+                batch_size=settings.imports.batch_size,
+                store=adapters.orders(source),
+                log=adapters.log,
+                rejects=sink,
+                now=now,
+                progress=progress,
+                writer=writer,
+            )
 
     label = f"orders from {file.name}"
     summary = _import_file(adapters, console, file, label, rejects, now, run)

@@ -128,8 +128,16 @@ def import_orders(
     rejects: Rejects,
     now: datetime,
     progress: Progress | None = None,
+    writer: Executor | None = None,
 ) -> ImportSummary:
-    """Add an order file's new orders; orders of unknown customers are rejected."""
+    """Add an order file's new orders; orders of unknown customers are rejected.
+
+    With a `writer` (one thread), each batch is written there while this
+    thread parses the next one: the database (the server, or SQLite's C code,
+    which releases the GIL) and the parsing overlap. A batch is submitted
+    only once the one before it is written, so batches still commit in file
+    order and a failure stops the import after the last good batch.
+    """
     missing = [mapping[name] for name in REQUIRED if mapping[name] not in table.header]
     if missing:
         raise InputFileError(f"{file.name}:1: missing column(s) {', '.join(missing)}")
@@ -143,8 +151,14 @@ def import_orders(
     )
     tally = _Tally()
     parse = OrderParser(mapping, table.header, options)
-    for chunk, records, bad in _parsed(table, parse, batch_size, None, 0):
-        inserted, unknown = store.load(records, customer_source, batch_id) if records else (0, [])
+
+    def load(records: list[Any]) -> tuple[int, list[tuple[int, str]]]:
+        return store.load(records, customer_source, batch_id) if records else (0, [])
+
+    def settle(
+        chunk: list[RawRow], records: list[Any], bad: list[tuple[int, str]], done: Any
+    ) -> None:
+        inserted, unknown = done()
         bad += [
             (line, f"unknown customer {ref!r} in source {customer_source!r}")
             for line, ref in unknown
@@ -155,7 +169,23 @@ def import_orders(
         tally.unchanged += len(records) - inserted - len(unknown)
         if progress:
             progress.advance(len(chunk))
+
+    writing = None  # the batch being written, and how to wait for its result
+    for chunk, records, bad in _parsed(table, parse, batch_size, None, 0):
+        if writing:
+            settle(*writing)  # parsing this batch overlapped with writing that one
+        writing = (chunk, records, bad, _started(writer, load, records))
+    if writing:
+        settle(*writing)
     return _finish(log, batch_id, tally, rejects, now)
+
+
+def _started(executor: Executor | None, call: Callable[[Any], Any], arg: Any) -> Callable[[], Any]:
+    """Run `call(arg)` on `executor` (or here and now); returns how to get its result."""
+    if executor is None:
+        result = call(arg)
+        return lambda: result
+    return executor.submit(call, arg).result
 
 
 def _finish(

@@ -1,0 +1,92 @@
+"""The order import writes each batch on a writer thread while it parses the next one."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from engine.core.orders import OrderOptions, OrderRecord
+from engine.files import RejectsFile, open_csv
+from engine.services.importing import FileInfo, import_orders
+
+from .helpers import write_csv
+
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+OPTIONS = OrderOptions("CNY", {"USD": Decimal("7.1")}, ZoneInfo("Asia/Shanghai"), NOW)
+MAPPING = {name: name for name in ("order_id", "customer_id", "ordered_at", "amount")}
+
+
+class FakeOrderStore:
+    """Keeps the batches it was given; refuses the batch that holds `fail_on`."""
+
+    def __init__(self, fail_on: str | None = None) -> None:
+        self.batches: list[list[str]] = []
+        self.threads: set[str] = set()
+        self.fail_on = fail_on
+
+    def load(
+        self, records: list[OrderRecord], customer_source: str, batch_id: int
+    ) -> tuple[int, list[tuple[int, str]]]:
+        self.threads.add(threading.current_thread().name)
+        refs = [r.order_ref for r in records]
+        if self.fail_on in refs:
+            raise RuntimeError("database gone")
+        self.batches.append(refs)
+        unknown = [(r.line, r.customer_ref) for r in records if r.customer_ref == "nobody"]
+        return len(records) - len(unknown), unknown
+
+
+class FakeLog:
+    def __init__(self) -> None:
+        self.finished: list[object] = []
+
+    def begin(self, **fields: object) -> int:
+        return 1
+
+    def finish(
+        self, batch_id: int, counts: object, rejects_path: str | None, now: datetime
+    ) -> None:
+        self.finished.append(counts)
+
+
+def _run(tmp_path: Path, store: FakeOrderStore, log: FakeLog) -> RejectsFile:
+    rows = [
+        [f"o{i}", "nobody" if i % 4 == 3 else "c", "2026-10-01T10:00:00Z", "1.00"]
+        for i in range(10)
+    ]
+    table = open_csv(write_csv(tmp_path / "o.csv", list(MAPPING), rows))
+    sink = RejectsFile(tmp_path / "rejects.csv", table.header)
+    with ThreadPoolExecutor(1, thread_name_prefix="writer") as writer:
+        try:
+            import_orders(
+                table, FileInfo("o.csv", table.sha256), source="shop", customer_source="shop",
+                mapping=MAPPING, options=OPTIONS, batch_size=3, store=store, log=log,
+                rejects=sink, now=NOW, writer=writer,
+            )  # fmt: skip
+        finally:
+            sink.close()
+    return sink
+
+
+def test_batches_are_written_on_the_writer_in_file_order(tmp_path: Path) -> None:
+    store, log = FakeOrderStore(), FakeLog()
+    sink = _run(tmp_path, store, log)
+    assert store.batches == [["o0", "o1", "o2"], ["o3", "o4", "o5"], ["o6", "o7", "o8"], ["o9"]]
+    assert store.threads and all(name.startswith("writer") for name in store.threads)
+    lines = (tmp_path / "rejects.csv").read_text().splitlines()[1:]
+    assert [line.split(",")[0] for line in lines] == ["5", "9"]  # o3, o7, in file order
+    assert sink.count == 2 and log.finished
+
+
+def test_a_failed_batch_stops_the_import_before_the_next_is_written(tmp_path: Path) -> None:
+    store, log = FakeOrderStore(fail_on="o4"), FakeLog()
+    with pytest.raises(RuntimeError, match="database gone"):
+        _run(tmp_path, store, log)
+    assert store.batches == [["o0", "o1", "o2"]]  # o6.. were parsed but never submitted
+    assert not log.finished
