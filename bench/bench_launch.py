@@ -30,7 +30,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench_import import PG_ADMIN, _database  # type: ignore[import-not-found]
+from bench_import import (  # type: ignore[import-not-found]
+    PG_ADMIN,
+    _backends,
+    _cpu_seconds,
+    _database,
+)
 from bench_plan import NOW, ROOT, fill  # type: ignore[import-not-found]
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
@@ -140,31 +145,6 @@ def launch(kind: str, url: str, profile: bool) -> None:
         flush=True,
     )
     adapters.engine.dispose()
-
-
-def _backends(engine: Engine) -> list[int]:
-    """PostgreSQL backend process ids of the engine's connections, as they connect."""
-    pids: list[int] = []
-    if engine.dialect.name == "postgresql":
-
-        @event.listens_for(engine, "connect")
-        def remember(dbapi: Any, _record: Any) -> None:
-            pids.append(dbapi.info.backend_pid)
-
-    return pids
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a local process so far (0 if it cannot be read).
-
-    On a shared machine the wall time depends on the neighbours; the CPU the
-    launch itself used (here and in the server backend) does much less.
-    """
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _profiled(engine: Engine) -> list[tuple[float, float, str]]:

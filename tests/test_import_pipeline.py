@@ -1,7 +1,9 @@
-"""The order import writes each batch on a writer thread while it parses the next one."""
+"""How imports run: order batches written on a writer thread while the next one parses,
+and the garbage collector tuned for the bulk of short-lived rows."""
 
 from __future__ import annotations
 
+import gc
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -11,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from engine.cli.import_runtime import BULK_GC_THRESHOLD, bulk_gc
 from engine.core.orders import OrderOptions, OrderRecord
 from engine.files import RejectsFile, open_csv
 from engine.services.importing import FileInfo, import_orders
@@ -90,3 +93,12 @@ def test_a_failed_batch_stops_the_import_before_the_next_is_written(tmp_path: Pa
         _run(tmp_path, store, log)
     assert store.batches == [["o0", "o1", "o2"]]  # o6.. were parsed but never submitted
     assert not log.finished
+
+
+def test_imports_collect_garbage_less_often_and_restore_the_collector() -> None:
+    before = gc.get_threshold()
+    with bulk_gc():
+        assert gc.get_threshold() == BULK_GC_THRESHOLD
+        assert gc.get_freeze_count() > 0  # the process's long-lived objects are left alone
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
-import multiprocessing
-import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +17,7 @@ from rich.console import Console
 
 from engine.bootstrap import Adapters, codebook
 from engine.cli.context import Context
+from engine.cli.import_runtime import bulk_gc, parser_pool
 from engine.cli.ui import import_report, row_progress
 from engine.core.counts import ImportSummary
 from engine.core.customers import Origin, Source
@@ -31,7 +29,7 @@ from engine.services.business import Batch, Ingested, ingest_mail, run_batch
 from engine.services.importing import FileInfo, import_customers, import_orders
 from engine.services.ports import Progress
 from engine.services.responding import campaign_rules, credit_orders
-from engine.settings import CUSTOMER_FIELDS, ORDER_FIELDS, ImportSettings
+from engine.settings import CUSTOMER_FIELDS, ORDER_FIELDS
 
 MAP_HELP = "Column mapping FIELD=COLUMN (repeatable); overrides imports.*_columns in config."
 
@@ -277,29 +275,12 @@ def _import_file(
     sink = RejectsFile(rejects or default, table.header)
     started = time.perf_counter()
     try:
-        with row_progress(console, label, table.lines) as progress:
+        with bulk_gc(), row_progress(console, label, table.lines) as progress:
             summary = run(table, FileInfo(str(file), table.sha256), sink, progress)
     finally:
         sink.close()
     import_report(console, label, summary, time.perf_counter() - started)
     return summary
-
-
-@contextmanager
-def parser_pool(settings: ImportSettings, rows: int) -> Iterator[tuple[Executor | None, int]]:
-    """Worker processes that parse batches while this process writes to the
-    database, and how many batches to keep in flight (two per worker).
-
-    Only for files of more than two batches (starting workers costs a moment);
-    `imports.workers` = 1 keeps all parsing in this process.
-    """
-    workers = settings.workers or os.cpu_count() or 1
-    if workers <= 1 or rows <= 2 * settings.batch_size:
-        yield None, 0
-        return
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
-        yield pool, 2 * workers
 
 
 def parse_source(spec: str, trust: int | None, adapters: Adapters) -> Source:
