@@ -11,13 +11,15 @@ from sqlalchemy import insert, select, update
 from engine.bootstrap import Adapters
 from engine.cli import cli
 from engine.db import integrity
-from engine.db.models import Cell, Contact, Customer, CustomerSource, Order, Send
+from engine.db.models import Cell, Consent, Contact, Customer, CustomerSource, Order, Send
 
 from .conftest import NOW
 from .report_campaign import build
 
 IMPORT_CHECKS = (
     "orders without their customer",
+    "customer_sources without their customer",
+    "consents without their customer",
     "orders without their import batch",
     "customers without their import batch",
     "customer_sources without their import batch",
@@ -75,14 +77,19 @@ def test_orders_and_rows_of_an_unknown_import_batch_are_found(adapters: Adapters
     with adapters.engine.begin() as conn:
         customer = conn.execute(select(Customer).limit(1)).one()
         conn.execute(update(Customer).where(Customer.id == customer.id).values(import_batch_id=777))
-        conn.execute(
-            insert(CustomerSource),
-            {"customer_id": customer.id, "source_name": "x", "origin": "internal"}
-            | {"source_ref": "r", "trust": 1, "import_batch_id": 777, "first_seen_at": NOW},
-        )
         order = {"source_name": "shop", "ordered_at": NOW, "amount_cents": 1, "currency": "CNY"}
         order |= {"base_amount_cents": 1, "quantity": 1}
         conn.execute(insert(Order), order | {"customer_id": 999_999, "external_order_id": "a"})
+        conn.execute(
+            insert(CustomerSource),
+            {"customer_id": 999_999, "source_name": "x", "origin": "internal"}
+            | {"source_ref": "r", "trust": 1, "import_batch_id": 777, "first_seen_at": NOW},
+        )
+        conn.execute(
+            insert(Consent),
+            {"customer_id": 999_999, "channel": "email", "status": "granted", "recorded_at": NOW}
+            | {"source": "t", "evidence": "e"},
+        )
         conn.execute(
             insert(Order),
             order | {"customer_id": customer.id, "external_order_id": "b", "import_batch_id": 777},

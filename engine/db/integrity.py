@@ -2,9 +2,9 @@
 
 `contacts` and `sends` have no foreign keys to their campaign, cell,
 customer and contact: a launch would pay a row-by-row check for each of
-its million rows; nor have `orders` (customer, import batch) and the import
-batch ids of `customers` and `customer_sources`, for the same reason in
-imports. Nothing in the engine deletes those parents, and every
+its million rows; nor have `orders`, `customer_sources` and `consents` to
+their customer, nor the import batch ids of `orders`, `customers` and
+`customer_sources`, for the same reason in imports. Nothing in the engine deletes those parents, and every
 writer inserts ids it has just read; these anti-joins prove it on a live
 database (`campaign db check`), one scan per check.
 """
@@ -29,9 +29,12 @@ CHECKS: dict[str, str] = {
     "sends without their contact": """
         SELECT COUNT(*) FROM sends AS s
         WHERE NOT EXISTS (SELECT 1 FROM contacts AS p WHERE p.id = s.contact_id)""",
-    "orders without their customer": """
-        SELECT COUNT(*) FROM orders AS o
-        WHERE NOT EXISTS (SELECT 1 FROM customers AS p WHERE p.id = o.customer_id)""",
+    **{
+        f"{table} without their customer": f"""
+        SELECT COUNT(*) FROM {table} AS t
+        WHERE NOT EXISTS (SELECT 1 FROM customers AS p WHERE p.id = t.customer_id)"""
+        for table in ("orders", "customer_sources", "consents")
+    },
     **{
         f"{table} without their import batch": f"""
         SELECT COUNT(*) FROM {table} AS t WHERE t.import_batch_id IS NOT NULL

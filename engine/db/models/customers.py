@@ -78,7 +78,7 @@ class CustomerSource(Base):
 
     __tablename__ = "customer_sources"
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    customer_id: Mapped[int] = mapped_column(Id)  # no foreign key: see migration 0009
     source_name: Mapped[str] = mapped_column(String(100))
     origin: Mapped[str] = mapped_column(String(16))
     source_ref: Mapped[str] = mapped_column(String(100), default="")  # '' when the row had none
@@ -105,7 +105,7 @@ class Consent(Base):
 
     __tablename__ = "consents"
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    customer_id: Mapped[int] = mapped_column(Id)  # no foreign key: see migration 0009
     channel: Mapped[str] = mapped_column(String(8))
     status: Mapped[str] = mapped_column(String(16))  # granted | withdrawn
     recorded_at: Mapped[datetime]
