@@ -98,20 +98,23 @@ def run(kind: str, workdir: Path) -> None:
                 f"{rows:,} rows in {seconds:.1f} s = {rows / seconds:,.0f} rows/s; "
                 f"CPU {cpu.client / rows * 1e6:.1f} us/row"
                 + (f" + server {cpu.server / rows * 1e6:.1f} us/row" if backends else "")
+                + f"; peak so far {_peak_mb():,.0f} MB"
             )
         started = time.perf_counter()
         written = refresh_metrics(adapters.metrics, adapters.metric_rules(), NOW)
         report["metrics refresh"] = (
             f"{written:,} customers in {time.perf_counter() - started:.1f} s"
         )
-        report["peak memory"] = (
-            f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB"
-        )
+        report["peak memory"] = f"{_peak_mb():,.0f} MB"
         adapters.engine.dispose()
         for label, value in report.items():
             print(f"{kind:10s} {label:16s} {value}", flush=True)
     finally:
         cleanup()
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 @dataclass(frozen=True)
