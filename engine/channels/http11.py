@@ -22,7 +22,7 @@ import ssl
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Final
+from typing import Any, Final, Protocol
 from urllib.parse import urlsplit
 
 MAX_LINE: Final = 65_536  # status and header lines, as http.client
@@ -109,7 +109,7 @@ class Connection:
         assert self._sock is not None, "open() first"
         wait = timeout or self.timeout
         self._sock.settimeout(wait)
-        self._sock.sendall(_head(method, target, self.netloc, headers, body) + (body or b""))
+        self._sock.sendall(request_head(method, target, self.netloc, headers, body) + (body or b""))
         try:
             return self._answer(method)
         except TimeoutError as error:
@@ -123,80 +123,93 @@ class Connection:
         self._sock = self._file = None
 
     def _answer(self, method: str) -> Reply:
-        status, reason, version = self._status()
-        while 100 <= status < 200:  # 100 Continue and friends: skip to the real answer
-            self._headers()
-            status, reason, version = self._status()
-        headers = self._headers()
-        connection = headers.get("connection", "").lower()
-        will_close = "close" in connection or (
-            version == "HTTP/1.0" and "keep-alive" not in connection
-        )
-        if method == "HEAD" or status in _NO_BODY:
-            return Reply(status, reason, headers, b"", will_close)
-        if "chunked" in headers.get("transfer-encoding", "").lower():
-            return Reply(status, reason, headers, self._chunked(), will_close)
-        length = headers.get("content-length")
-        if length is None:  # the body lasts until the server closes
-            return Reply(status, reason, headers, self._file.read(), True)
-        if not length.isdigit():
-            raise http.client.HTTPException(f"bad Content-Length {length!r}")
-        return Reply(status, reason, headers, self._exactly(int(length)), will_close)
-
-    def _status(self) -> tuple[int, str, str]:
-        line = self._line()
-        if not line:
-            raise http.client.RemoteDisconnected(
-                "the server closed the connection without answering"
-            )
-        version, _, rest = line.partition(" ")
-        code, _, reason = rest.partition(" ")
-        if not version.startswith("HTTP/") or len(code) != 3 or not code.isdigit():
-            raise http.client.BadStatusLine(line)
-        return int(code), reason.strip(), version
-
-    def _headers(self) -> Headers:
-        headers = Headers()
-        for _ in range(MAX_HEADERS + 1):
-            line = self._line()
-            if not line.strip():
-                return headers
-            name, colon, value = line.partition(":")
-            if not colon:
-                raise http.client.HTTPException(f"malformed header line {line!r}")
-            key, value = name.strip().lower(), value.strip()
-            old = dict.get(headers, key)
-            dict.__setitem__(headers, key, value if old is None else f"{old}, {value}")
-        raise http.client.HTTPException(f"more than {MAX_HEADERS} headers")
-
-    def _line(self) -> str:
-        raw = self._file.readline(MAX_LINE + 1)
-        if len(raw) > MAX_LINE:
-            raise http.client.LineTooLong("header line")
-        return str(raw, "iso-8859-1").rstrip("\r\n")
-
-    def _exactly(self, size: int) -> bytes:
-        data: bytes = self._file.read(size)
-        if len(data) < size:
-            raise http.client.IncompleteRead(data, size - len(data))
-        return data
-
-    def _chunked(self) -> bytes:
-        parts: list[bytes] = []
-        while True:
-            size_text = self._line().split(";", 1)[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                raise http.client.HTTPException(f"bad chunk size {size_text!r}") from None
-            if size == 0:
-                self._headers()  # trailers, then the blank line
-                return b"".join(parts)
-            parts.append(self._exactly(size))
-            self._exactly(2)  # the CRLF after each chunk
+        return read_answer(self._file, method)
 
 
-def _head(
+class Reader(Protocol):
+    """What answers are read from: a buffered socket file, or bytes received so far."""
+
+    def readline(self, limit: int = -1, /) -> bytes: ...
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def read_answer(reader: Reader, method: str) -> Reply:
+    """Read one answer to a `method` request: status line, headers and body."""
+    status, reason, version = _status(reader)
+    while 100 <= status < 200:  # 100 Continue and friends: skip to the real answer
+        _headers(reader)
+        status, reason, version = _status(reader)
+    headers = _headers(reader)
+    connection = headers.get("connection", "").lower()
+    will_close = "close" in connection or (version == "HTTP/1.0" and "keep-alive" not in connection)
+    if method == "HEAD" or status in _NO_BODY:
+        return Reply(status, reason, headers, b"", will_close)
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        return Reply(status, reason, headers, _chunked(reader), will_close)
+    length = headers.get("content-length")
+    if length is None:  # the body lasts until the server closes
+        return Reply(status, reason, headers, reader.read(), True)
+    if not length.isdigit():
+        raise http.client.HTTPException(f"bad Content-Length {length!r}")
+    return Reply(status, reason, headers, _exactly(reader, int(length)), will_close)
+
+
+def _status(reader: Reader) -> tuple[int, str, str]:
+    line = _line(reader)
+    if not line:
+        raise http.client.RemoteDisconnected("the server closed the connection without answering")
+    version, _, rest = line.partition(" ")
+    code, _, reason = rest.partition(" ")
+    if not version.startswith("HTTP/") or len(code) != 3 or not code.isdigit():
+        raise http.client.BadStatusLine(line)
+    return int(code), reason.strip(), version
+
+
+def _headers(reader: Reader) -> Headers:
+    headers = Headers()
+    for _ in range(MAX_HEADERS + 1):
+        line = _line(reader)
+        if not line.strip():
+            return headers
+        name, colon, value = line.partition(":")
+        if not colon:
+            raise http.client.HTTPException(f"malformed header line {line!r}")
+        key, value = name.strip().lower(), value.strip()
+        old = dict.get(headers, key)
+        dict.__setitem__(headers, key, value if old is None else f"{old}, {value}")
+    raise http.client.HTTPException(f"more than {MAX_HEADERS} headers")
+
+
+def _line(reader: Reader) -> str:
+    raw = reader.readline(MAX_LINE + 1)
+    if len(raw) > MAX_LINE:
+        raise http.client.LineTooLong("header line")
+    return str(raw, "iso-8859-1").rstrip("\r\n")
+
+
+def _exactly(reader: Reader, size: int) -> bytes:
+    data = reader.read(size)
+    if len(data) < size:
+        raise http.client.IncompleteRead(data, size - len(data))
+    return data
+
+
+def _chunked(reader: Reader) -> bytes:
+    parts: list[bytes] = []
+    while True:
+        size_text = _line(reader).split(";", 1)[0].strip()
+        try:
+            size = int(size_text, 16)
+        except ValueError:
+            raise http.client.HTTPException(f"bad chunk size {size_text!r}") from None
+        if size == 0:
+            _headers(reader)  # trailers, then the blank line
+            return b"".join(parts)
+        parts.append(_exactly(reader, size))
+        _exactly(reader, 2)  # the CRLF after each chunk
+
+
+def request_head(
     method: str, target: str, host: str, headers: Mapping[str, str], body: bytes | None
 ) -> bytes:
     lines = [f"{method} {target} HTTP/1.1", f"Host: {host}", "Accept-Encoding: identity"]

@@ -4,10 +4,12 @@ The client builds a urllib opener (~0.35 ms CPU) and opens a new TCP (and
 TLS) connection for every request; at one request per personalised e-mail
 that caps a dispatcher at a few hundred e-mails per second.
 `KeepAliveClient` keeps the client's request building (URL, headers, JSON
-body, `Response`, the `HTTPError` classes) and swaps only the transport:
-one `engine.channels.http11.Connection` per thread and host, reused across
+body, `Response`, the `HTTPError` classes) and swaps only the transport
+(an `Exchanger`): by default a `ConnectionPool`, one
+`engine.channels.http11.Connection` per thread and host reused across
 requests (the Twilio client's transport, `engine.channels.twilio_http`,
-shares the pool).
+uses it too). `SendGridChannel` gives it a recorder instead and sends the
+recorded requests together (`engine.channels.multiplex`).
 
 Errors read as before: a failure while connecting is a
 `urllib.error.URLError` (the request never left); anything after the
@@ -23,7 +25,7 @@ import json
 import threading
 import urllib.error
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import python_http_client
@@ -95,12 +97,26 @@ class ConnectionPool:
             self._all.clear()
 
 
+class Exchanger(Protocol):
+    """Where `KeepAliveClient` hands a built request: a `ConnectionPool`, or a recorder."""
+
+    def exchange(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeout: float | None,
+    ) -> Reply: ...
+    def close(self) -> None: ...
+
+
 class KeepAliveClient(python_http_client.Client):
     """`python_http_client.Client` whose requests go over `pool` (see the module docstring)."""
 
-    def __init__(self, *args: Any, pool: ConnectionPool | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, pool: Exchanger | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.pool = pool or ConnectionPool()
+        self.pool: Exchanger = pool or ConnectionPool()
         self._children: dict[str, KeepAliveClient] = {}
 
     def _build_client(self, name: str | None = None) -> KeepAliveClient:
