@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 import pytest
 
-from engine.channels.http11 import ConnectError, Connection, Reply
+from engine.channels.http11 import ConnectError, Connection, Reply, Request
 from engine.channels.keepalive import ConnectionPool
 
 
@@ -186,7 +186,7 @@ def test_the_pool_keeps_one_connection_and_replaces_one_the_server_closed() -> N
     ok = b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na"
     with scripted(ok, ok, ok, hang_up_after=2) as (netloc, received):
         for _ in range(3):  # two on the first connection; the third finds it closed
-            assert pool.exchange("GET", f"http://{netloc}/x?y=1", {}, None, 5).body == b"a"
+            assert pool.exchange(Request("GET", f"http://{netloc}/x?y=1", {}, None), 5).body == b"a"
     assert len(received) == 3
     assert received[0].startswith(b"GET /x?y=1 HTTP/1.1\r\n")
     pool.close()

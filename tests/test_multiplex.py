@@ -12,8 +12,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from engine.channels.http11 import ConnectError, Reply
-from engine.channels.multiplex import Multiplexer, Request
+from engine.channels.http11 import ConnectError, Reply, Request
+from engine.channels.multiplex import Multiplexer
 from engine.testing.sendgrid import FakeSendGrid
 from engine.testing.server import Answer
 from tests.test_http11 import _read_request, scripted

@@ -51,6 +51,16 @@ class Headers(dict[str, str]):
 
 
 @dataclass(frozen=True, slots=True)
+class Request:
+    """A request as a client built it: the absolute URL, its headers and body."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     """An answer read in full; `will_close` when the connection cannot be reused."""
 

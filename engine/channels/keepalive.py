@@ -24,14 +24,13 @@ from __future__ import annotations
 import json
 import threading
 import urllib.error
-from collections.abc import Mapping
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import python_http_client
 from python_http_client.exceptions import HTTPError, err_dict
 
-from engine.channels.http11 import ConnectError, Connection, Headers, Reply
+from engine.channels.http11 import ConnectError, Connection, Headers, Reply, Request
 
 
 class ConnectionPool:
@@ -42,24 +41,17 @@ class ConnectionPool:
         self._lock = threading.Lock()
         self._all: list[Connection] = []
 
-    def exchange(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        body: bytes | None,
-        timeout: float | None,
-    ) -> Reply:
-        """Send one request over this thread's connection to the URL's host; return the answer.
+    def exchange(self, request: Request, timeout: float | None) -> Reply:
+        """Send `request` over this thread's connection to its host; return the answer.
 
         Raises `ConnectError` when it cannot connect (the request never
         left); anything raised later leaves the connection closed.
         """
-        parts = urlsplit(url)
+        parts = urlsplit(request.url)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         conn = self.connection(parts.scheme, parts.netloc, timeout)
         try:
-            reply = conn.request(method, target, headers, body, timeout)
+            reply = conn.request(request.method, target, request.headers, request.body, timeout)
         except BaseException:
             self.discard(parts.scheme, parts.netloc)
             raise
@@ -100,14 +92,7 @@ class ConnectionPool:
 class Exchanger(Protocol):
     """Where `KeepAliveClient` hands a built request: a `ConnectionPool`, or a recorder."""
 
-    def exchange(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        body: bytes | None,
-        timeout: float | None,
-    ) -> Reply: ...
+    def exchange(self, request: Request, timeout: float | None) -> Reply: ...
     def close(self) -> None: ...
 
 
@@ -174,7 +159,8 @@ class KeepAliveClient(python_http_client.Client):
     ) -> _Read:
         """Return the answer over a kept connection; raise `HTTPError` for 4xx/5xx."""
         try:
-            reply = self.pool.exchange(method, url, self.request_headers, data, timeout)
+            request = Request(method, url, dict(self.request_headers), data)
+            reply = self.pool.exchange(request, timeout)
         except ConnectError as error:
             raise urllib.error.URLError(error.__cause__ or error) from error
         if reply.status >= 400:

@@ -24,19 +24,10 @@ import os
 import select
 import threading
 import weakref
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
-from engine.channels.http11 import ConnectError, Reply, read_answer, request_head
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    method: str
-    url: str
-    headers: Mapping[str, str]
-    body: bytes | None
+from engine.channels.http11 import ConnectError, Reply, Request, read_answer, request_head
 
 
 class Multiplexer:

@@ -23,9 +23,9 @@ from typing import Any, Literal
 
 from sendgrid import SendGridAPIClient
 
-from engine.channels.http11 import ConnectError, Headers, Reply
+from engine.channels.http11 import ConnectError, Headers, Reply, Request
 from engine.channels.keepalive import KeepAliveClient
-from engine.channels.multiplex import Multiplexer, Request
+from engine.channels.multiplex import Multiplexer
 from engine.core.sending.batching import batches, halves
 from engine.core.sending.message import Message, Outcome
 from engine.core.sending.providers import no_answer_outcome, sendgrid_blame, sendgrid_outcome
@@ -182,15 +182,8 @@ class _Recorder:
     def __init__(self) -> None:
         self._local = threading.local()
 
-    def exchange(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        body: bytes | None,
-        timeout: float | None,
-    ) -> Reply:
-        self._local.request = Request(method, url, dict(headers), body)
+    def exchange(self, request: Request, timeout: float | None) -> Reply:
+        self._local.request = request
         return Reply(202, "Recorded", Headers(), b"", False)
 
     def request(self, api: SendGridAPIClient, body: dict[str, Any]) -> Request:

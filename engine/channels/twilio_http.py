@@ -26,6 +26,7 @@ from urllib.parse import urlencode, urlsplit
 from twilio.http import HttpClient
 from twilio.http.response import Response
 
+from engine.channels.http11 import Request
 from engine.channels.keepalive import ConnectionPool
 
 _logger = logging.getLogger("twilio.http_client")
@@ -62,7 +63,8 @@ class KeepAliveHttpClient(HttpClient):
         url = self._target(uri, params)
         if self.logger.isEnabledFor(logging.INFO):
             self.log_request({"method": method, "url": url, "params": None, "headers": wanted})
-        reply = self.pool.exchange(method.upper(), url, wanted, body, timeout or self.timeout)
+        request = Request(method.upper(), url, wanted, body)
+        reply = self.pool.exchange(request, timeout or self.timeout)
         if self.logger.isEnabledFor(logging.INFO):
             self.logger.info("Response Status Code: %s", reply.status)
         return Response(reply.status, reply.body.decode("utf-8", "replace"), reply.headers)
