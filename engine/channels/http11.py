@@ -164,6 +164,37 @@ def read_answer(reader: Reader, method: str) -> Reply:
     return Reply(status, reason, headers, _exactly(reader, int(length)), will_close)
 
 
+class Incomplete(Exception):
+    """The answer has not fully arrived yet."""
+
+
+class Received:
+    """The bytes received so far, read like a file; running out before `final` is `Incomplete`."""
+
+    def __init__(self, data: bytes, final: bool) -> None:
+        self._data, self._at, self._final = data, 0, final
+
+    def readline(self, limit: int = -1, /) -> bytes:
+        end = self._data.find(b"\n", self._at)
+        if end < 0:
+            if not self._final:
+                raise Incomplete
+            end = len(self._data) - 1
+        stop = end + 1 if limit < 0 else min(end + 1, self._at + limit)
+        line, self._at = self._data[self._at : stop], stop
+        return line
+
+    def read(self, size: int = -1, /) -> bytes:
+        if size < 0:
+            if not self._final:
+                raise Incomplete  # a body that lasts until the server closes
+            size = len(self._data) - self._at
+        elif len(self._data) - self._at < size and not self._final:
+            raise Incomplete
+        data, self._at = self._data[self._at : self._at + size], self._at + size
+        return data
+
+
 def _status(reader: Reader) -> tuple[int, str, str]:
     line = _line(reader)
     if not line:

@@ -27,7 +27,15 @@ import weakref
 from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
-from engine.channels.http11 import ConnectError, Reply, Request, read_answer, request_head
+from engine.channels.http11 import (
+    ConnectError,
+    Incomplete,
+    Received,
+    Reply,
+    Request,
+    read_answer,
+    request_head,
+)
 
 
 class Multiplexer:
@@ -239,44 +247,13 @@ class _Connection(asyncio.Protocol):
     def _parse(self, final: bool) -> None:
         assert self._waiter is not None
         try:
-            reply = read_answer(_Received(bytes(self._buffer), final), self._method)
-        except _Incomplete:
+            reply = read_answer(Received(bytes(self._buffer), final), self._method)
+        except Incomplete:
             return
         except (OSError, http.client.HTTPException) as error:
             self._waiter.set_exception(error)
             return
         self._waiter.set_result(reply)
-
-
-class _Incomplete(Exception):
-    """The answer has not fully arrived yet."""
-
-
-class _Received:
-    """The bytes received so far, read like a file; running out before `final` is `_Incomplete`."""
-
-    def __init__(self, data: bytes, final: bool) -> None:
-        self._data, self._at, self._final = data, 0, final
-
-    def readline(self, limit: int = -1, /) -> bytes:
-        end = self._data.find(b"\n", self._at)
-        if end < 0:
-            if not self._final:
-                raise _Incomplete
-            end = len(self._data) - 1
-        stop = end + 1 if limit < 0 else min(end + 1, self._at + limit)
-        line, self._at = self._data[self._at : stop], stop
-        return line
-
-    def read(self, size: int = -1, /) -> bytes:
-        if size < 0:
-            if not self._final:
-                raise _Incomplete  # a body that lasts until the server closes
-            size = len(self._data) - self._at
-        elif len(self._data) - self._at < size and not self._final:
-            raise _Incomplete
-        data, self._at = self._data[self._at : self._at + size], self._at + size
-        return data
 
 
 def _run(loop: asyncio.AbstractEventLoop) -> None:
