@@ -9,22 +9,32 @@ from __future__ import annotations
 
 import http.client
 import socket
+import ssl
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from ipaddress import ip_address
 from typing import BinaryIO
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from engine.channels.http11 import ConnectError, Connection, Reply, Request
 from engine.channels.keepalive import ConnectionPool
 
 
 @contextmanager
-def scripted(*answers: bytes, hang_up_after: int = 0) -> Iterator[tuple[str, list[bytes]]]:
+def scripted(
+    *answers: bytes, hang_up_after: int = 0, tls: ssl.SSLContext | None = None
+) -> Iterator[tuple[str, list[bytes]]]:
     """A server on 127.0.0.1 writing `answers` in turn, one per request; yields its netloc and
     the raw requests it read. It hangs up after every `hang_up_after` answers (0: only after the
-    last) and takes the next connection."""
+    last) and takes the next connection. With `tls` it speaks HTTPS."""
     listener = socket.create_server(("127.0.0.1", 0))
     received: list[bytes] = []
     left = list(answers)
@@ -32,6 +42,12 @@ def scripted(*answers: bytes, hang_up_after: int = 0) -> Iterator[tuple[str, lis
     def serve() -> None:
         while left:
             conn, _ = listener.accept()
+            if tls is not None:
+                try:
+                    conn = tls.wrap_socket(conn, server_side=True)
+                except ssl.SSLError:  # the client refused our certificate
+                    conn.close()
+                    return
             with conn, conn.makefile("rb") as reader:
                 for _ in range(min(hang_up_after or len(left), len(left))):
                     received.append(_read_request(reader))
@@ -185,7 +201,9 @@ def test_the_pool_keeps_one_connection_and_replaces_one_the_server_closed() -> N
     pool = ConnectionPool()
     ok = b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na"
     with scripted(ok, ok, ok, hang_up_after=2) as (netloc, received):
-        for _ in range(3):  # two on the first connection; the third finds it closed
+        for i in range(3):  # two on the first connection; the third finds it closed
+            if i == 2:
+                time.sleep(0.05)  # the server hangs up the idle connection meanwhile
             assert pool.exchange(Request("GET", f"http://{netloc}/x?y=1", {}, None), 5).body == b"a"
     assert len(received) == 3
     assert received[0].startswith(b"GET /x?y=1 HTTP/1.1\r\n")
@@ -195,3 +213,63 @@ def test_the_pool_keeps_one_connection_and_replaces_one_the_server_closed() -> N
 def test_unknown_schemes_are_refused() -> None:
     with pytest.raises(ValueError, match="scheme"):
         Connection("ftp", "example.com", timeout=1)
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A self-signed certificate for 127.0.0.1: (server context, client context trusting it)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    folder = tmp_path_factory.mktemp("tls")
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    client = ssl.create_default_context(cafile=str(folder / "cert.pem"))
+    return server, client
+
+
+def test_https_verifies_the_server_and_keeps_the_connection(
+    certificate: tuple[ssl.SSLContext, ssl.SSLContext],
+) -> None:
+    server, client = certificate
+    ok = b"HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\nok"
+    with scripted(ok, ok, tls=server) as (netloc, received):
+        conn = Connection("https", netloc, timeout=5, tls=client)
+        conn.open()
+        assert [conn.request("POST", "/", {}, b"x").body for _ in range(2)] == [b"ok", b"ok"]
+        conn.close()
+    assert len(received) == 2
+
+
+def test_an_untrusted_certificate_is_a_connect_error(
+    certificate: tuple[ssl.SSLContext, ssl.SSLContext],
+) -> None:
+    server, _ = certificate
+    with (
+        scripted(b"never", tls=server) as (netloc, received),
+        pytest.raises(ConnectError, match="CERTIFICATE_VERIFY_FAILED"),
+    ):
+        Connection("https", netloc, timeout=5).open()  # the system's CAs only
+    assert received == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -16,9 +17,10 @@ from engine.channels.http11 import ConnectError, Reply, Request
 from engine.channels.multiplex import Multiplexer
 from engine.testing.sendgrid import FakeSendGrid
 from engine.testing.server import Answer
-from tests.test_http11 import _read_request, scripted
+from tests.test_http11 import _read_request, certificate, scripted
 
 KEY = "SG.test-key"
+__all__ = ["certificate"]  # the fixture, shared with test_http11
 
 
 def post(url: str, n: int) -> Request:
@@ -171,3 +173,28 @@ def test_nothing_runs_before_the_first_request_and_close_stops_the_loop() -> Non
         [again] = wire.exchange_all(made(post(fake.url, 2)))  # starts anew
         wire.close()
     assert isinstance(again, Reply) and again.status == 202
+
+
+def test_https_requests_in_flight_together(
+    certificate: tuple[ssl.SSLContext, ssl.SSLContext],
+) -> None:
+    server, client = certificate
+    ok = b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n"
+    with scripted(ok, ok, ok, tls=server) as (netloc, received):
+        wire = Multiplexer(limit=1, timeout=5, tls=client)
+        answers = wire.exchange_all(made(*(post(f"https://{netloc}", i) for i in range(3))))
+        wire.close()
+    assert [a.status for a in answers] == [202, 202, 202]  # type: ignore[union-attr]
+    assert len(received) == 3  # one connection, kept
+
+
+def test_an_untrusted_certificate_means_the_request_never_left(
+    certificate: tuple[ssl.SSLContext, ssl.SSLContext],
+) -> None:
+    server, _ = certificate
+    with scripted(b"never", tls=server) as (netloc, received):
+        wire = Multiplexer(limit=1, timeout=5)  # the system's CAs only
+        [refused] = wire.exchange_all(made(post(f"https://{netloc}", 1)))
+        wire.close()
+    assert isinstance(refused, ConnectError)
+    assert received == []

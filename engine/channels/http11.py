@@ -74,10 +74,17 @@ class Reply:
 class Connection:
     """One kept-alive HTTP/1.1 connection to `scheme://netloc` (see the module docstring)."""
 
-    def __init__(self, scheme: str, netloc: str, timeout: float | None) -> None:
+    def __init__(
+        self,
+        scheme: str,
+        netloc: str,
+        timeout: float | None,
+        tls: ssl.SSLContext | None = None,  # https; default: the system's trusted CAs
+    ) -> None:
         if scheme not in ("http", "https"):
             raise ValueError(f"unsupported URL scheme {scheme!r}")
         self.scheme, self.netloc, self.timeout = scheme, netloc, timeout
+        self._tls = tls
         parts = urlsplit(f"//{netloc}")
         self._host = parts.hostname or ""
         self._port = parts.port or (443 if scheme == "https" else 80)
@@ -94,7 +101,7 @@ class Connection:
             sock = socket.create_connection((self._host, self._port), self.timeout)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self.scheme == "https":
-                sock = _tls().wrap_socket(sock, server_hostname=self._host)
+                sock = (self._tls or default_tls()).wrap_socket(sock, server_hostname=self._host)
         except OSError as error:
             raise ConnectError(*error.args) from error  # reads as the error it wraps
         self._sock, self._file = sock, sock.makefile("rb")
@@ -269,6 +276,9 @@ def _refuse_line_breaks(values: Iterable[str]) -> None:
 
 
 @cache
-def _tls() -> ssl.SSLContext:
-    """The default verifying TLS context, built on first use (never at import)."""
+def default_tls() -> ssl.SSLContext:
+    """The default verifying TLS context, built once on first use (never at import).
+
+    Loading the trusted CAs costs milliseconds: one context serves every connection.
+    """
     return ssl.create_default_context()

@@ -22,6 +22,7 @@ import contextlib
 import http.client
 import os
 import select
+import ssl
 import threading
 import weakref
 from collections.abc import Callable, Sequence
@@ -33,6 +34,7 @@ from engine.channels.http11 import (
     Received,
     Reply,
     Request,
+    default_tls,
     read_answer,
     request_head,
 )
@@ -41,8 +43,11 @@ from engine.channels.http11 import (
 class Multiplexer:
     """Requests over up to `limit` kept-alive connections at once (see the module docstring)."""
 
-    def __init__(self, limit: int, timeout: float | None) -> None:
+    def __init__(
+        self, limit: int, timeout: float | None, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.limit, self.timeout = limit, timeout
+        self.tls = tls  # for https; default: the system's trusted CAs
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -106,7 +111,7 @@ class Multiplexer:
             key = (parts.scheme, parts.netloc)
             host = self._hosts.get(key)
             if host is None:
-                host = self._hosts[key] = _Host(parts.scheme, parts.netloc)
+                host = self._hosts[key] = _Host(parts.scheme, parts.netloc, self.tls)
             target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
             head = request_head(request.method, target, parts.netloc, request.headers, request.body)
             conn = await host.connection(self.timeout)
@@ -127,11 +132,12 @@ class Multiplexer:
 class _Host:
     """The connections to one scheme and host: idle ones first, then new ones."""
 
-    def __init__(self, scheme: str, netloc: str) -> None:
+    def __init__(self, scheme: str, netloc: str, tls: ssl.SSLContext | None) -> None:
         if scheme not in ("http", "https"):
             raise ValueError(f"unsupported URL scheme {scheme!r}")
         parts = urlsplit(f"//{netloc}")
-        self.name, self.tls = parts.hostname or "", scheme == "https"
+        self.name = parts.hostname or ""
+        self.tls = (tls or default_tls()) if scheme == "https" else None
         self.port = parts.port or (443 if self.tls else 80)
         self.idle: list[_Connection] = []
         self.open: set[_Connection] = set()
@@ -149,7 +155,7 @@ class _Host:
                     _Connection,
                     self.name,
                     self.port,
-                    ssl=self.tls or None,
+                    ssl=self.tls,
                     server_hostname=self.name if self.tls else None,
                 ),
                 timeout,
