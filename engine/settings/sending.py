@@ -25,7 +25,7 @@ class SendGridSettings(Frozen):
     host: Annotated[str, Field(pattern=r"^https?://")] = "https://api.sendgrid.com"
     timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
     # Requests in flight: one per personalised e-mail, ~50-200 ms each.
-    concurrency: Annotated[int, Field(ge=1, le=256)] = 128
+    concurrency: Annotated[int, Field(ge=1, le=1000)] = 256
     sandbox: bool = False  # mail_settings.sandbox_mode: accepted, never delivered
     custom_args_prefix: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,15}$")] = "ce_"
 
