@@ -146,6 +146,10 @@ class DispatchSettings(Frozen):
         }
     )
     poll_seconds: Annotated[float, Field(gt=0)] = 5.0  # `campaign worker` idle wait
+    # SQLite page cache per connection of `campaign dispatch` and `campaign
+    # worker` (instead of database.sqlite_cache_mb): their reads are index
+    # seeks, and a pooled connection's full cache would be most of their memory.
+    sqlite_cache_mb: Annotated[int, Field(ge=1, le=4096)] = 8
 
     @field_validator("throttle", "quiet_hours", mode="before")
     @classmethod
