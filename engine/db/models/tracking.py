@@ -47,9 +47,11 @@ class Event(Base):
     event_key: Mapped[str] = mapped_column(String(200), unique=True)
     source: Mapped[str] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(32))  # engine.core.tracking.events.KINDS
-    send_id: Mapped[int | None] = mapped_column(ForeignKey("sends.id"))
-    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
-    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    # No foreign keys: copied from the send the writer has just read (migration
+    # 0010, `campaign db check` proves they hold).
+    send_id: Mapped[int | None] = mapped_column(Id)
+    campaign_id: Mapped[int | None] = mapped_column(Id)
+    customer_id: Mapped[int | None] = mapped_column(Id)
     occurred_at: Mapped[datetime]
     recorded_at: Mapped[datetime]
     machine: Mapped[bool] = mapped_column(default=False)  # machine opens (Apple MPP, scanners)
