@@ -53,7 +53,7 @@ def test_every_kind_of_orphan_is_found_and_the_command_fails(
             ("lost-send", {"send_id": 777_777, "campaign_id": campaign, "customer_id": 1}),
             ("other-customer", {"send_id": send, "campaign_id": campaign, "customer_id": 5}),
             ("lost-customer", {"customer_id": 999_999}),
-            ("no-send", {}),
+            ("lost-batch", {"batch_id": 666_666}),
         ):
             conn.execute(insert(Event), event | ids | {"event_key": key, "detail": {}})
         # the send whose customer changed takes its own events along
@@ -68,6 +68,7 @@ def test_every_kind_of_orphan_is_found_and_the_command_fails(
         "events without their send": 1,
         "events whose campaign or customer is not their send's": moved,
         "events without their customer": 1,
+        "events without their webhook batch": 1,
     }
     env = {"ENGINE_DATABASE_URL": database_url, "ENGINE_CONFIG": ""}
     result = CliRunner().invoke(cli, ["db", "check"], env=env)

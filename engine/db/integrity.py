@@ -5,8 +5,8 @@ customer and contact: a launch would pay a row-by-row check for each of
 its million rows. Nothing in the engine deletes those parents, and every
 writer inserts ids it has just read; these anti-joins prove it on a live
 database (`campaign db check`), one scan per check. The same holds for
-the send, campaign and customer of `events` (0010): a webhook copies them
-from the send it has just read.
+the send, campaign, customer and batch of `events` (0010): a webhook copies
+them from the send it has just read and the batch it has just stored.
 """
 
 from __future__ import annotations
@@ -44,6 +44,10 @@ CHECKS: dict[str, str] = {
         SELECT COUNT(*) FROM events AS e
         WHERE e.send_id IS NULL AND e.customer_id IS NOT NULL
           AND NOT EXISTS (SELECT 1 FROM customers AS p WHERE p.id = e.customer_id)""",
+    "events without their webhook batch": """
+        SELECT COUNT(*) FROM events AS e
+        WHERE e.batch_id IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM webhook_batches AS p WHERE p.id = e.batch_id)""",
 }
 
 

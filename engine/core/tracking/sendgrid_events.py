@@ -50,6 +50,7 @@ DETAIL_FIELDS: Final = (
 )
 # Unix seconds SendGrid could send: 2009 (SendGrid's start) to 2100.
 _EARLIEST, _LATEST = 1_230_000_000, 4_102_444_800
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1  # what JSON writers (orjson) take
 
 # Complaint guard (PROVIDERS.md: stop a campaign when complaints near 0.1%).
 COMPLAINT_RATE: Final = 0.001
@@ -180,4 +181,7 @@ def _send_id(value: object) -> int | None:
 
 
 def _scalar(value: object) -> bool:
-    return value is None or isinstance(value, str | int | float | bool)
+    # An integer past 64 bits is no field SendGrid sends; the raw batch keeps it.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _INT_MIN <= value <= _INT_MAX
+    return value is None or isinstance(value, str | float | bool)
