@@ -66,14 +66,8 @@ class SqlLedger:
 
     def store_batch(self, source: str, body: str, headers: dict[str, str], now: datetime) -> int:
         """Keep a verified callback body durably (own transaction); returns its id."""
-        row = {"source": source, "received_at": now, "body": body, "headers": headers}
         with self.engine.begin() as conn:
-            return int(
-                conn.execute(
-                    insert(WebhookBatch).returning(WebhookBatch.id),
-                    {**row, "status": "received", "events": 0, "quarantined": 0},
-                ).scalar_one()
-            )
+            return LedgerUnit(conn).store_batch(source, body, headers, now)
 
     @contextmanager
     def unit(self) -> Iterator[LedgerUnit]:
@@ -100,18 +94,19 @@ class LedgerUnit:
             self.read.update(self._select_sends(missing))
         return {i: self.read[i] for i in ids if i in self.read}
 
+    def store_batch(self, source: str, body: str, headers: dict[str, str], now: datetime) -> int:
+        """Add a verified callback body (status ``received``) in this transaction; its id."""
+        row = {"source": source, "received_at": now, "body": body, "headers": headers}
+        return int(
+            self.conn.execute(
+                _STORE, {**row, "status": "received", "events": 0, "quarantined": 0}
+            ).scalar_one()
+        )
+
     def _select_sends(self, ids: list[int]) -> dict[int, SendRef]:
-        query = select(
-            Send.id,
-            Send.contact_id,
-            Send.campaign_id,
-            Send.customer_id,
-            Send.channel,
-            Send.step,
-            Send.state,
-            Send.sent_at,
-        ).where(_among(self.conn, Send.id, ids))
-        return {row[0]: SendRef(*row) for row in self.conn.execute(query).all()}
+        postgres = self.conn.dialect.name == "postgresql"
+        rows = self.conn.execute(_SENDS_ANY if postgres else _SENDS_IN, {"ids": ids}).all()
+        return {row[0]: SendRef(*row) for row in rows}
 
     def record(
         self, events: Sequence[NewEvent], now: datetime, batch_id: int | None = None
@@ -166,9 +161,7 @@ class LedgerUnit:
 
     def finish_batch(self, batch_id: int, events: int, quarantined: int, now: datetime) -> None:
         self.conn.execute(
-            update(WebhookBatch)
-            .where(WebhookBatch.id == batch_id)
-            .values(status="processed", processed_at=now, events=events, quarantined=quarantined)
+            _FINISH, {"bid": batch_id, "at": now, "events": events, "quarantined": quarantined}
         )
 
     def _update_sends(self, fresh: list[NewEvent], refs: dict[int, SendRef]) -> None:
@@ -237,13 +230,31 @@ def _sqlite_sends() -> Any:
 
 
 _SQLITE_SENDS = _sqlite_sends()
-
-
-def _among(conn: Connection, column: Any, ids: list[int]) -> Any:
-    """``column IN ids``; on PostgreSQL ``= ANY(array)``: one parameter, not one per id."""
-    if conn.dialect.name == "postgresql":
-        return column == any_(bindparam("ids", ids, type_=ARRAY(BigInteger)))
-    return column.in_(ids)
+# Built once: a callback's few statements cost more to build than to run.
+_STORE = insert(WebhookBatch).returning(WebhookBatch.id)
+_SEND_REF = select(
+    Send.id,
+    Send.contact_id,
+    Send.campaign_id,
+    Send.customer_id,
+    Send.channel,
+    Send.step,
+    Send.state,
+    Send.sent_at,
+)
+# PostgreSQL: ``= ANY(array)``, one parameter for any number of ids.
+_SENDS_ANY = _SEND_REF.where(Send.id == any_(bindparam("ids", type_=ARRAY(BigInteger))))
+_SENDS_IN = _SEND_REF.where(Send.id.in_(bindparam("ids", expanding=True)))
+_FINISH = (
+    update(WebhookBatch)
+    .where(WebhookBatch.id == bindparam("bid"))
+    .values(
+        status="processed",
+        processed_at=bindparam("at", type_=WebhookBatch.processed_at.type),
+        events=bindparam("events"),
+        quarantined=bindparam("quarantined"),
+    )
+)
 
 
 def _row(

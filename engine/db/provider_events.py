@@ -53,6 +53,25 @@ class SqlProviderEvents:
         with SqlLedger(self.engine).unit() as ledger:
             yield ProviderUnit(ledger)
 
+    @contextmanager
+    def stored(
+        self, source: str, body: str, headers: dict[str, str], now: datetime
+    ) -> Iterator[tuple[int, ProviderUnit]]:
+        """ONE transaction that stores the raw body and processes it: (batch id, unit).
+
+        Both commit together before the caller answers, so the body is
+        durable before the 2xx at half the round trips of storing first.
+        Should processing fail, the transaction rolls back and the body is
+        stored on its own (``received``, to be processed again) before the
+        error goes on: an accepted callback is never lost.
+        """
+        try:
+            with SqlLedger(self.engine).unit() as ledger:
+                yield ledger.store_batch(source, body, headers, now), ProviderUnit(ledger)
+        except Exception:
+            self.store_batch(source, body, headers, now)
+            raise
+
 
 @dataclass(frozen=True)
 class ProviderUnit:

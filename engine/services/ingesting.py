@@ -131,6 +131,9 @@ class EventStore(Protocol):
         self, source: str, body: str, headers: dict[str, str], now: datetime
     ) -> int: ...
     def unit(self) -> AbstractContextManager[EventUnit]: ...
+    def stored(
+        self, source: str, body: str, headers: dict[str, str], now: datetime
+    ) -> AbstractContextManager[tuple[int, EventUnit]]: ...
 
 
 @dataclass(frozen=True, slots=True)
