@@ -292,6 +292,8 @@ def load(args: argparse.Namespace) -> None:
         f"sendgrid  {events / took:,.0f} events/s committed ({events:,} new events); per batch p50 {statistics.median(latencies) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms"
     )
     print(_cpu_line("sendgrid", app_cpu, db_cpu, took, events, "event", 1e6, "µs"))
+    if len(latencies) == len(requests):
+        print("sendgrid  (every prepared batch was posted before the bound: raise --batches)")
     callbacks = twilio_callbacks(base, sends(args.url, "sms"))
     cpu = ServerCpu(args.server_pid, args.url)
     took, latencies, statuses = hammer(args.port, callbacks, args.connections, args.seconds)
@@ -369,7 +371,7 @@ def main() -> None:
     )
     parser.add_argument("--database", choices=["postgresql", "sqlite"], default="postgresql")
     parser.add_argument("--seconds", type=float, default=20.0, help="bound of each phase")
-    parser.add_argument("--batches", type=int, default=400, help="SendGrid batches prepared")
+    parser.add_argument("--batches", type=int, default=800, help="SendGrid batches prepared")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)

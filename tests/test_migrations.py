@@ -92,7 +92,7 @@ def test_sqlite_files_use_write_ahead_logging(tmp_path: Path) -> None:
     engine.dispose()
 
 
-def test_0010_looks_up_a_changed_sends_contact_and_its_downgrade_joins_again(
+def test_0010_looks_up_a_changed_sends_contact_compresses_bodies_with_lz4_and_goes_back(
     postgres_url: str,
 ) -> None:
     # Same counts either way (tests/test_tallies.py); the lookup is the plan
@@ -109,6 +109,12 @@ def test_0010_looks_up_a_changed_sends_contact_and_its_downgrade_joins_again(
             )
 
     assert "LIMIT 1" in trigger_sql()
+    with engine.connect() as conn:
+        compression = conn.exec_driver_sql(
+            "SELECT attcompression FROM pg_attribute"
+            " WHERE attrelid = 'webhook_batches'::regclass AND attname = 'body'"
+        ).scalar_one()
+    assert compression == "l"  # lz4 (this server has it)
     migrate.downgrade(engine, "0008")
     assert "LIMIT 1" not in trigger_sql()
     assert "JOIN contacts AS c ON c.id = ch.contact_id" in trigger_sql()

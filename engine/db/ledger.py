@@ -14,7 +14,7 @@ from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BigInteger,
@@ -38,8 +38,9 @@ from engine.db.ledger_sets import SEND_RANK, insert_events, update_sends
 from engine.db.models import Event, QuarantinedEvent, Send, WebhookBatch
 
 
-@dataclass(frozen=True, slots=True)
-class Recorded:
+# Value objects made a thousand times per webhook batch: named tuples are
+# immutable too and cost a quarter of a frozen dataclass to build.
+class Recorded(NamedTuple):
     """An event new to the ledger, with the send it joined (if any)."""
 
     event: NewEvent
@@ -48,8 +49,7 @@ class Recorded:
     channel: str | None  # the send's channel
 
 
-@dataclass(frozen=True, slots=True)
-class SendRef:
+class SendRef(NamedTuple):
     send_id: int
     contact_id: int
     campaign_id: int
@@ -106,7 +106,7 @@ class LedgerUnit:
     def _select_sends(self, ids: list[int]) -> dict[int, SendRef]:
         postgres = self.conn.dialect.name == "postgresql"
         rows = self.conn.execute(_SENDS_ANY if postgres else _SENDS_IN, {"ids": ids}).all()
-        return {row[0]: SendRef(*row) for row in rows}
+        return {row[0]: SendRef._make(row) for row in rows}
 
     def record(
         self, events: Sequence[NewEvent], now: datetime, batch_id: int | None = None
