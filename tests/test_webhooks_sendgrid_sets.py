@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from datetime import timedelta
 
 from engine.bootstrap import Adapters
 from engine.core.sending.due import suppression_token
 from engine.db.models import Consent, Event, QuarantinedEvent, Send, Suppression
+from engine.web import production_app
 
 from .test_dispatch import OPEN, table
 from .test_webhooks_sendgrid import client, event, post, sent
@@ -76,3 +78,16 @@ def test_json_the_fast_parser_refuses_is_still_read(adapters: Adapters) -> None:
     assert [e["kind"] for e in table(adapters, Event)] == ["delivered"]
     assert "attempt" not in table(adapters, Event)[0]["detail"]  # the raw batch keeps it
     assert table(adapters, QuarantinedEvent) == []
+
+
+def test_the_production_app_freezes_its_start_up_objects_for_the_collector(
+    adapters: Adapters,
+) -> None:
+    gc.unfreeze()
+    try:
+        app = production_app(adapters.settings)
+        assert gc.get_freeze_count() > 0  # the collector's full passes skip them
+        assert app.test_client().post("/webhooks/sendgrid", data="[]").status_code == 403
+    finally:
+        gc.unfreeze()
+        app.extensions["engine"].adapters.engine.dispose()
