@@ -74,16 +74,19 @@ def test_a_callback_stored_and_processed_together_is_still_kept_when_processing_
     launch(adapters, now=OPEN)
     sid = table(adapters, Send)[0]["id"]
     store = SqlProviderEvents(adapters.engine)
-    with store.stored("twilio_status", "MessageStatus=sent", {}, OPEN) as (batch, unit):
-        unit.record([event("ok", "sms_sent", sid)], OPEN, batch)
-        unit.finish_batch(batch, 1, 0, OPEN)
+    for _ in range(2):  # the second time a replay: its row says it recorded nothing
+        with store.stored("twilio_status", "MessageStatus=sent", {}, OPEN) as (batch, unit):
+            fresh = unit.record([event("ok", "sms_sent", sid)], OPEN, batch)
+            unit.finish_batch(batch, len(fresh), 0, OPEN)
     failing = store.stored("twilio_status", "MessageStatus=failed", {}, OPEN)
     with pytest.raises(RuntimeError, match="a bug"), failing as (batch, unit):
         unit.record([event("lost", "failed", sid)], OPEN, batch)
         raise RuntimeError("a bug in processing")
     batches = sorted(table(adapters, WebhookBatch), key=lambda b: b["id"])
-    assert [(b["body"], b["status"]) for b in batches] == [
-        ("MessageStatus=sent", "processed"),
-        ("MessageStatus=failed", "received"),  # kept, to be processed again
+    assert [(b["body"], b["status"], b["events"]) for b in batches] == [
+        ("MessageStatus=sent", "processed", 1),
+        ("MessageStatus=sent", "processed", 0),
+        ("MessageStatus=failed", "received", 0),  # kept, to be processed again
     ]
+    assert batches[0]["processed_at"] == OPEN and batches[2]["processed_at"] is None
     assert [e["event_key"] for e in table(adapters, Event)] == ["ok"]  # nothing half-applied

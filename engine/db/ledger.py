@@ -82,6 +82,9 @@ class LedgerUnit:
     # Sends read in this unit: a batch joins its events to sends once and
     # records them against the same rows, so they are not read twice.
     read: dict[int, SendRef] = field(default_factory=dict)
+    # Batches stored in this unit already as processed with these (events,
+    # quarantined, at): finishing one the same way writes nothing more.
+    born: dict[int, tuple[int, int, datetime]] = field(default_factory=dict)
 
     def sends(self, ids: Collection[int]) -> dict[int, SendRef]:
         """The sends with these ids (unknown ids are absent), each as first read in this unit.
@@ -94,14 +97,28 @@ class LedgerUnit:
             self.read.update(self._select_sends(missing))
         return {i: self.read[i] for i in ids if i in self.read}
 
-    def store_batch(self, source: str, body: str, headers: dict[str, str], now: datetime) -> int:
-        """Add a verified callback body (status ``received``) in this transaction; its id."""
+    def store_batch(
+        self,
+        source: str,
+        body: str,
+        headers: dict[str, str],
+        now: datetime,
+        expect: int | None = None,
+    ) -> int:
+        """Add a verified callback body in this transaction; returns its id.
+
+        Status ``received``; or, given `expect` (the events it will record),
+        already ``processed`` with that count: it is processed in this same
+        transaction, and `finish_batch` writes only if the outcome differs.
+        """
         row = {"source": source, "received_at": now, "body": body, "headers": headers}
-        return int(
-            self.conn.execute(
-                _STORE, {**row, "status": "received", "events": 0, "quarantined": 0}
-            ).scalar_one()
-        )
+        done = {"status": "processed", "events": expect, "processed_at": now}
+        if expect is None:
+            done = {"status": "received", "events": 0, "processed_at": None}
+        batch_id = int(self.conn.execute(_STORE, {**row, **done, "quarantined": 0}).scalar_one())
+        if expect is not None:
+            self.born[batch_id] = (expect, 0, now)
+        return batch_id
 
     def _select_sends(self, ids: list[int]) -> dict[int, SendRef]:
         postgres = self.conn.dialect.name == "postgresql"
@@ -160,6 +177,8 @@ class LedgerUnit:
         )
 
     def finish_batch(self, batch_id: int, events: int, quarantined: int, now: datetime) -> None:
+        if self.born.get(batch_id) == (events, quarantined, now):
+            return  # stored so in this transaction (a callback's usual outcome)
         self.conn.execute(
             _FINISH, {"bid": batch_id, "at": now, "events": events, "quarantined": quarantined}
         )

@@ -55,19 +55,22 @@ class SqlProviderEvents:
 
     @contextmanager
     def stored(
-        self, source: str, body: str, headers: dict[str, str], now: datetime
+        self, source: str, body: str, headers: dict[str, str], now: datetime, expect: int = 1
     ) -> Iterator[tuple[int, ProviderUnit]]:
         """ONE transaction that stores the raw body and processes it: (batch id, unit).
 
         Both commit together before the caller answers, so the body is
         durable before the 2xx at half the round trips of storing first.
+        The batch row is written as processed with `expect` events (what a
+        callback usually records; `finish_batch` corrects it otherwise).
         Should processing fail, the transaction rolls back and the body is
         stored on its own (``received``, to be processed again) before the
         error goes on: an accepted callback is never lost.
         """
         try:
             with SqlLedger(self.engine).unit() as ledger:
-                yield ledger.store_batch(source, body, headers, now), ProviderUnit(ledger)
+                batch_id = ledger.store_batch(source, body, headers, now, expect)
+                yield batch_id, ProviderUnit(ledger)
         except Exception:
             self.store_batch(source, body, headers, now)
             raise
