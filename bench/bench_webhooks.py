@@ -13,6 +13,10 @@ sends. A separate load process then posts, each phase bounded in time:
 2. signed Twilio status callbacks (sent then delivered per message), many
    connections at once; requests per second and latency percentiles.
 
+Each phase also prints the server's CPU per event or request (gunicorn's
+workers and the database's backends, `server_cpu`) and the run ends with
+the load average: the machine is shared, so the rate alone says little.
+
     .venv/bin/python bench/bench_webhooks.py [--database postgresql|sqlite] [--seconds 20]
 """
 
