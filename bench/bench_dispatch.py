@@ -30,6 +30,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -156,22 +157,37 @@ def config(workdir: Path, url: str, provider: str, **dispatch: Any) -> Path:
 def workers(path: Path, count: int, sample: Callable[[list[int]], None] | None = None) -> list[int]:
     """Run `count` ``campaign worker --stop-when-idle``; returns each one's peak RSS (MB).
 
-    Their CPU seconds (user + system) are added to `cpu`.
+    The peak is the worker's own high-water mark (VmHWM, polled until it
+    exits): `ru_maxrss` would include the RSS of this benchmark process at
+    the fork, which Linux carries across exec. Their CPU seconds (user +
+    system) are added to `cpu`.
     """
     env = {**os.environ, "ENGINE_CONFIG": str(path)}
     command = [str(Path(sys.executable).parent / "campaign"), "worker", "--stop-when-idle"]
     procs = [subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL) for _ in range(count)]
-    peaks: list[int] = []
+    highs = dict.fromkeys((p.pid for p in procs), 0)
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            for pid in highs:
+                highs[pid] = max(highs[pid], rss(pid, "VmHWM"))
+            done.wait(0.2)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     if sample is not None:
         sample([p.pid for p in procs])
     for proc in procs:
+        highs[proc.pid] = max(highs[proc.pid], rss(proc.pid, "VmHWM"))
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         expected = -9 if sample else 0  # the memory part kills its worker
         assert proc.returncode == expected, f"worker exited with {proc.returncode}"
-        peaks.append(usage.ru_maxrss // 1024)
         cpu.append(usage.ru_utime + usage.ru_stime)
-    return peaks
+    done.set()
+    watcher.join()
+    return [highs[p.pid] for p in procs]
 
 
 @contextmanager
@@ -267,6 +283,7 @@ def part_memory(kind: str, audience: int, seconds: float, concurrency: int) -> N
             while time.perf_counter() - started < seconds:
                 time.sleep(1)
                 samples.append((time.perf_counter() - started, rss(pids[0])))
+            samples.append((time.perf_counter() - started, rss(pids[0], "VmHWM")))
             os.kill(pids[0], 9)  # a pass lasts until the audience is done: SIGKILL
 
         peak = workers(path, 1, sample)[0]
@@ -279,10 +296,14 @@ def part_memory(kind: str, audience: int, seconds: float, concurrency: int) -> N
         )
 
 
-def rss(pid: int) -> int:
-    """Resident memory of a process now, in MB (Linux /proc)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+def rss(pid: int, field: str = "VmRSS") -> int:
+    """Resident memory of a process now (VmRSS) or at its peak (VmHWM), in MB (Linux /proc)."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:  # already gone
+        return 0
+    for line in lines:
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) // 1024
     return 0
 

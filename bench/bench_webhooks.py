@@ -13,6 +13,10 @@ sends. A separate load process then posts, each phase bounded in time:
 2. signed Twilio status callbacks (sent then delivered per message), many
    connections at once; requests per second and latency percentiles.
 
+Each phase also prints the server's CPU per event or request (gunicorn's
+workers and the database's backends, `server_cpu`) and the run ends with
+the load average: the machine is shared, so the rate alone says little.
+
     .venv/bin/python bench/bench_webhooks.py [--database postgresql|sqlite] [--seconds 20]
 """
 
@@ -42,6 +46,7 @@ from twilio.request_validator import RequestValidator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_import import _database  # type: ignore[import-not-found]
+from server_cpu import ServerCpu  # type: ignore[import-not-found]
 
 from engine.db import migrate
 from engine.db.connect import make_engine
@@ -280,7 +285,9 @@ def load(args: argparse.Namespace) -> None:
     batches = sendgrid_batches(key, email, args.batches)
     requests = [("/webhooks/sendgrid", body, headers) for body, headers in batches]
     before = event_count(args.url)
+    cpu = ServerCpu(args.server_pid, args.url)
     took, latencies, statuses = hammer(args.port, requests, 4, args.seconds)
+    app_cpu, db_cpu = cpu.used()
     events = event_count(args.url) - before
     print(
         f"sendgrid  {len(latencies)} batches of {len(MIX):,} events in {took:.2f} s, answers {statuses}"
@@ -288,8 +295,13 @@ def load(args: argparse.Namespace) -> None:
     print(
         f"sendgrid  {events / took:,.0f} events/s committed ({events:,} new events); per batch p50 {statistics.median(latencies) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms"
     )
+    print(_cpu_line("sendgrid", app_cpu, db_cpu, took, events, "event", 1e6, "µs"))
+    if len(latencies) == len(requests):
+        print("sendgrid  (every prepared batch was posted before the bound: raise --batches)")
     callbacks = twilio_callbacks(base, sends(args.url, "sms"))
+    cpu = ServerCpu(args.server_pid, args.url)
     took, latencies, statuses = hammer(args.port, callbacks, args.connections, args.seconds)
+    app_cpu, db_cpu = cpu.used()
     latencies.sort()
     p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
     print(
@@ -297,6 +309,19 @@ def load(args: argparse.Namespace) -> None:
     )
     print(
         f"twilio    {len(latencies) / took:,.0f} requests/s; latency p50 {p(0.5):.1f} ms, p99 {p(0.99):.1f} ms, max {latencies[-1] * 1000:.1f} ms"
+    )
+    print(_cpu_line("twilio", app_cpu, db_cpu, took, len(latencies), "request", 1e3, "ms"))
+    print(f"load average {' / '.join(f'{x:.2f}' for x in os.getloadavg())} (1 / 5 / 15 min)")
+
+
+def _cpu_line(
+    what: str, app: float, db: float, took: float, items: int, item: str, scale: float, unit: str
+) -> str:
+    """Server CPU over the phase: app workers and database backends, per item and in cores."""
+    n = max(items, 1)
+    return (
+        f"{what:<9} CPU per {item}: app {app / n * scale:.1f} {unit} + database"
+        f" {db / n * scale:.1f} {unit}; {(app + db) / took:.2f} of {os.cpu_count()} cores busy"
     )
 
 
@@ -350,7 +375,7 @@ def main() -> None:
     )
     parser.add_argument("--database", choices=["postgresql", "sqlite"], default="postgresql")
     parser.add_argument("--seconds", type=float, default=20.0, help="bound of each phase")
-    parser.add_argument("--batches", type=int, default=400, help="SendGrid batches prepared")
+    parser.add_argument("--batches", type=int, default=800, help="SendGrid batches prepared")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
@@ -358,6 +383,7 @@ def main() -> None:
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--key", help=argparse.SUPPRESS)
+    parser.add_argument("--server-pid", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.load:
         load(args)
@@ -397,6 +423,8 @@ def main() -> None:
                 str(port),
                 "--key",
                 str(key_file),
+                "--server-pid",
+                str(server.pid),
                 "--seconds",
                 str(args.seconds),
                 "--batches",

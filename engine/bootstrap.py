@@ -99,7 +99,8 @@ def renderer(settings: Settings) -> TemplateRenderer:
 
 def bootstrap(settings: Settings, database_url: str | None = None) -> Adapters:
     """Adapters for `settings` (optionally on another database, e.g. the demo's)."""
-    engine = make_engine(database_url or settings.database.url, settings.database.echo)
+    database = settings.database
+    engine = make_engine(database_url or database.url, database.echo, database.sqlite_cache_mb)
     return Adapters(
         settings=settings,
         engine=engine,

@@ -3,12 +3,16 @@
 Files are read row by row (never whole) as UTF-8 with or without a BOM.
 Every CSV the engine writes neutralises cells that a spreadsheet would run
 as a formula (``= + - @``), because rejects and exports get opened in Excel.
+A plain number (an E.164 phone such as ``+4915112345678``, an amount such
+as ``-12.50``) carries no formula and is written as it is: a dialer reading
+a call list must get the phone number, not ``'+49...``.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +21,7 @@ from typing import IO, Any
 from engine.errors import InputFileError
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
 RawRow = tuple[int, list[str], str | None]  # line, cells in header order, problem
 
 
@@ -80,8 +85,10 @@ def open_csv(path: str | Path) -> CsvFile:
 
 
 def safe_cell(value: str) -> str:
-    """A cell that spreadsheets show as text, never evaluate."""
-    return "'" + value if value.startswith(FORMULA_START) else value
+    """A cell that spreadsheets never evaluate as a formula (plain numbers stay as they are)."""
+    if value.startswith(FORMULA_START) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
 
 
 class RejectsFile:

@@ -12,8 +12,9 @@ and, where Jinja knows it, the line.
 from __future__ import annotations
 
 import re
+import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Final
@@ -35,17 +36,28 @@ FILES: Final = {
 }
 EMAIL_LAYOUTS: Final = ("email/_layout.html", "email/_layout.txt")
 _STOP: Final = re.compile(r"\bstop\b", re.IGNORECASE)
+# A template edited on disk is used by renders starting at most this long after.
+RECHECK_SECONDS: Final = 2.0
 # Names Jinja gives the frames of template code in a rewritten traceback.
 _TEMPLATE_FRAMES: Final = ("template", "top-level template code")
 
 
 class TemplateRenderer:
-    """Renders a campaign step's template for one customer."""
+    """Renders a campaign step's template for one customer.
 
-    def __init__(self, root: Path, sender: SenderSettings) -> None:
+    Compiled templates are kept; each is checked against its file (a stat)
+    at most every `RECHECK_SECONDS` of `clock`, not on every render: the
+    dispatcher renders five files per e-mail, thousands a second.
+    """
+
+    def __init__(
+        self, root: Path, sender: SenderSettings, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._root = root
         self._sender = sender
+        self._clock = clock
         self._complete: set[tuple[str, str]] = set()
+        self._compiled: dict[str, tuple[jinja2.Template, float]] = {}  # path -> (template, checked)
         # Immutable sandbox: templates cannot reach Python internals nor
         # change the dicts the engine hands in (e.g. `vars.update(...)`).
         self._env = ImmutableSandboxedEnvironment(
@@ -118,7 +130,7 @@ class TemplateRenderer:
 
     def _render(self, path: str, context: Mapping[str, Any]) -> str:
         try:
-            template = self._env.get_template(path)
+            template = self._template(path)
             # Template.render, minus merging the environment's globals (a
             # ChainMap, slow to iterate) into a fresh dict on every call:
             # five renders per e-mail, and the dispatcher renders thousands.
@@ -131,6 +143,16 @@ class TemplateRenderer:
         # given the wrong type) are the template author's to fix.
         except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError, LookupError) as exc:
             raise _explain(exc, self._root / path) from exc
+
+    def _template(self, path: str) -> jinja2.Template:
+        """The compiled template at `path`, re-read when its file changed (checked now and then)."""
+        now = self._clock()
+        kept = self._compiled.get(path)
+        if kept is not None and now - kept[1] < RECHECK_SECONDS:
+            return kept[0]
+        template = self._env.get_template(path)  # Jinja's own cache: a stat, reloaded if changed
+        self._compiled[path] = (template, now)
+        return template
 
 
 def _explain(exc: Exception, shown: Path) -> TemplateError:

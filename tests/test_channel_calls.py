@@ -100,7 +100,7 @@ def test_each_row_carries_its_own_timezone_window_and_script(tmp_path: Path) -> 
     ]
     script = berlin[8]
     assert berlin[:8] == [
-        "'+4915112345678",
+        "+4915112345678",  # a plain number: not neutralised
         "Kim1 Lee",
         "Europe/Berlin",
         "09:00",
@@ -113,7 +113,7 @@ def test_each_row_carries_its_own_timezone_window_and_script(tmp_path: Path) -> 
     assert script.startswith("CALL SCRIPT – WIN-BACK\n") and "code CD01-EFGH" in script
     assert "Am I speaking with Kim1?" in script and "\n2. Reason for the call\n" in script
     assert new_york[:8] == [
-        "'+12125550123",
+        "+12125550123",
         "Kim2 Lee",
         "America/New_York",
         "10:00",

@@ -14,6 +14,7 @@ from engine.channels.drops import pieces_in, unfinished_drops, verify_drop
 from engine.channels.print_file import PrintFileChannel
 from engine.channels.print_layout import HEADER
 from engine.core.sending.message import Message
+from engine.files import safe_cell
 from engine.render import TemplateRenderer
 from engine.settings import PrintSettings, SeedAddress, SenderSettings
 
@@ -323,3 +324,12 @@ def test_verify_drop_checks_every_file_against_the_manifest(tmp_path: Path) -> N
     problems = verify_drop(folder)
     assert [p.split(":")[0] for p in problems] == ["print-00001.csv", "proof-a.pdf"]
     assert problems[1] == "proof-a.pdf: missing"
+
+
+def test_plain_numbers_are_not_neutralised_but_formulas_are() -> None:
+    assert safe_cell("+4915112345678") == "+4915112345678"  # E.164 for a dialer
+    assert safe_cell("-12.50") == "-12.50"
+    assert safe_cell("-2+3") == "'-2+3"
+    assert safe_cell("+1 cmd") == "'+1 cmd"
+    assert safe_cell("=1") == "'=1"
+    assert safe_cell("@1") == "'@1"

@@ -7,8 +7,11 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from engine.bootstrap import bootstrap
+from engine.cli.context import Context
 from engine.config import load_settings
 from engine.errors import ConfigError
+from engine.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -98,3 +101,20 @@ def test_a_partial_eligibility_map_keeps_the_other_channels_defaults(tmp_path: P
         2,
         30,
     )
+
+
+def test_dispatch_processes_open_sqlite_with_their_smaller_page_cache(tmp_path: Path) -> None:
+    ctx = Context(None)
+    ctx.settings = Settings()  # as load_settings would give without a file
+    url = f"sqlite:///{tmp_path / 'cache.sqlite3'}"
+
+    def cache_kib() -> int:
+        engine = bootstrap(ctx.settings, url).engine
+        with engine.connect() as conn:
+            size = int(conn.exec_driver_sql("PRAGMA cache_size").scalar_one())
+        engine.dispose()
+        return -size
+
+    assert cache_kib() == 64 * 1024  # database.sqlite_cache_mb
+    ctx.for_dispatch()  # `campaign dispatch` and `campaign worker`
+    assert cache_kib() == 8 * 1024  # dispatch.sqlite_cache_mb

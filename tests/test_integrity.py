@@ -1,17 +1,17 @@
-"""`campaign db check`: the keys `contacts`, `sends`, `orders` and the import batch ids
-no longer declare still hold."""
+"""`campaign db check`: the keys `contacts`, `sends`, `events`, `orders`, source links,
+consents and the import batch ids no longer declare still hold."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from click.testing import CliRunner
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 
 from engine.bootstrap import Adapters
 from engine.cli import cli
 from engine.db import integrity
-from engine.db.models import Cell, Consent, Contact, Customer, CustomerSource, Order, Send
+from engine.db.models import Cell, Consent, Contact, Customer, CustomerSource, Event, Order, Send
 
 from .conftest import NOW
 from .report_campaign import build
@@ -58,6 +58,16 @@ def test_every_kind_of_orphan_is_found_and_the_command_fails(
         )
         send = conn.execute(select(Send.id).order_by(Send.id).limit(1)).scalar_one()
         conn.execute(update(Send).where(Send.id == send).values(customer_id=-1))
+        event = {"source": "sendgrid", "kind": "opened", "occurred_at": NOW, "recorded_at": NOW}
+        for key, ids in (
+            ("lost-send", {"send_id": 777_777, "campaign_id": campaign, "customer_id": 1}),
+            ("other-customer", {"send_id": send, "campaign_id": campaign, "customer_id": 5}),
+            ("lost-customer", {"customer_id": 999_999}),
+            ("lost-batch", {"batch_id": 666_666}),
+        ):
+            conn.execute(insert(Event), event | ids | {"event_key": key, "detail": {}})
+        # the send whose customer changed takes its own events along
+        moved = conn.execute(select(func.count()).where(Event.send_id == send)).scalar_one()
     found = {f.check: f.rows for f in integrity.check(adapters.engine)}
     assert found == {
         "contacts without their campaign": 1,
@@ -65,6 +75,10 @@ def test_every_kind_of_orphan_is_found_and_the_command_fails(
         "contacts without their customer": 1,
         "sends without their contact": 1,
         "sends whose campaign or customer is not their contact's": 1,
+        "events without their send": 1,
+        "events whose campaign or customer is not their send's": moved,
+        "events without their customer": 1,
+        "events without their webhook batch": 1,
     } | {check: 0 for check in IMPORT_CHECKS}
     env = {"ENGINE_DATABASE_URL": database_url, "ENGINE_CONFIG": ""}
     result = CliRunner().invoke(cli, ["db", "check"], env=env)

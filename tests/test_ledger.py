@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from engine.bootstrap import Adapters
@@ -11,6 +12,7 @@ from engine.core.tracking.events import NewEvent, advances
 from engine.db.ledger import SqlLedger
 from engine.db.models import Event, Send, WebhookBatch
 from engine.db.optouts import set_consent
+from engine.db.provider_events import SqlProviderEvents
 
 from .test_dispatch import OPEN, launch, people, table
 
@@ -63,3 +65,28 @@ def test_consent_changes_are_appended_only_when_they_change(adapters: Adapters) 
         assert set_consent(conn, ids[0], "sms", "withdrawn", "twilio", "STOP", OPEN)
         assert not set_consent(conn, ids[0], "sms", "withdrawn", "twilio", "STOP", OPEN)
         assert set_consent(conn, ids[0], "sms", "granted", "twilio", "START", OPEN)
+
+
+def test_a_callback_stored_and_processed_together_is_still_kept_when_processing_fails(
+    adapters: Adapters,
+) -> None:
+    people(adapters, 2)
+    launch(adapters, now=OPEN)
+    sid = table(adapters, Send)[0]["id"]
+    store = SqlProviderEvents(adapters.engine)
+    for _ in range(2):  # the second time a replay: its row says it recorded nothing
+        with store.stored("twilio_status", "MessageStatus=sent", {}, OPEN) as (batch, unit):
+            fresh = unit.record([event("ok", "sms_sent", sid)], OPEN, batch)
+            unit.finish_batch(batch, len(fresh), 0, OPEN)
+    failing = store.stored("twilio_status", "MessageStatus=failed", {}, OPEN)
+    with pytest.raises(RuntimeError, match="a bug"), failing as (batch, unit):
+        unit.record([event("lost", "failed", sid)], OPEN, batch)
+        raise RuntimeError("a bug in processing")
+    batches = sorted(table(adapters, WebhookBatch), key=lambda b: b["id"])
+    assert [(b["body"], b["status"], b["events"]) for b in batches] == [
+        ("MessageStatus=sent", "processed", 1),
+        ("MessageStatus=sent", "processed", 0),
+        ("MessageStatus=failed", "received", 0),  # kept, to be processed again
+    ]
+    assert batches[0]["processed_at"] == OPEN and batches[2]["processed_at"] is None
+    assert [e["event_key"] for e in table(adapters, Event)] == ["ok"]  # nothing half-applied

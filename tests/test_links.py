@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from engine.core.tracking.links import PIXEL, TrackedHtml, one_click_headers, track_links
+from engine.core.tracking.links import (
+    PIXEL,
+    TrackedHtml,
+    find_links,
+    one_click_headers,
+    track_links,
+)
 
 UNSUBSCRIBE = "https://t.example.com/u/UNSUB"
 PIXEL_URL = "https://t.example.com/t/o/OPEN"
@@ -150,3 +156,27 @@ def test_one_click_headers() -> None:
     for bad in ("", "https://x/ y", "https://x/>\r\nBcc: a@b"):
         with pytest.raises(ValueError):
             one_click_headers(bad)
+
+
+def test_found_links_filled_later_give_what_track_links_gives() -> None:
+    html = (
+        "<html><body>"
+        '<a href="https://a.example/x?p=1&amp;q=2">a</a> <a href="mailto:x@example.com">m</a> '
+        f'<a href="{UNSUBSCRIBE}">u</a> <a data-no-track href="https://n.example/">n</a> '
+        "<a href='https://a.example/x?p=1&amp;q=2'>again</a> <a href=https://b.example/>b</a>"
+        "</body></html>"
+    )
+    found = find_links(html, (UNSUBSCRIBE,))
+    assert found.urls == ("https://a.example/x?p=1&q=2",) * 2 + ("https://b.example/",)
+    assert found.links == ("https://a.example/x?p=1&q=2", "https://b.example/")
+    assert len(found.pieces) == len(found.urls) + 1
+    ids = {"https://a.example/x?p=1&q=2": 1, "https://b.example/": 2}
+    filled = found.fill(ids.__getitem__, lambda i: f"https://t.example.com/t/c/L{i}", PIXEL_URL)
+    assert filled == track(html, PIXEL_URL, (UNSUBSCRIBE,)).html
+    assert found.fill(ids.__getitem__, str, None).count('href="1"') == 2
+
+
+def test_a_document_without_links_is_one_piece() -> None:
+    found = find_links("<p>plain</p>")
+    assert (found.pieces, found.urls, found.links) == (("<p>plain</p>",), (), ())
+    assert found.fill(lambda url: 0, str, None) == "<p>plain</p>"

@@ -29,7 +29,7 @@ def test_migrated_schema_matches_the_models(database_url: str) -> None:
 def test_upgrade_is_idempotent_and_downgrade_returns_to_empty(database_url: str) -> None:
     engine = make_engine(database_url)
     migrate.upgrade(engine)  # already at head: a no-op
-    assert migrate.current(engine) == "0009"
+    assert migrate.current(engine) == "0010"
     migrate.downgrade(engine, "base")
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     with pytest.raises(SchemaNotReady, match="campaign db upgrade"):
@@ -74,7 +74,7 @@ def test_upgrading_keeps_rows_that_reference_a_rebuilt_table(database_url: str) 
             | {"headers": {}, "created_at": NOW},
         )
     migrate.upgrade(engine)
-    assert migrate.current(engine) == "0009"
+    assert migrate.current(engine) == "0010"
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(OutboxMessage)).scalar() == 1
         assert conn.execute(select(Send.customer_id)).scalar() == 1
@@ -89,4 +89,34 @@ def test_sqlite_files_use_write_ahead_logging(tmp_path: Path) -> None:
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    engine.dispose()
+
+
+def test_0010_looks_up_a_changed_sends_contact_compresses_bodies_with_lz4_and_goes_back(
+    postgres_url: str,
+) -> None:
+    # Same counts either way (tests/test_tallies.py); the lookup is the plan
+    # that does not hash every contact for a webhook batch's few sends.
+    engine = make_engine(postgres_url)
+    migrate.upgrade(engine)
+
+    def trigger_sql() -> str:
+        with engine.connect() as conn:
+            return str(
+                conn.exec_driver_sql(
+                    "SELECT pg_get_functiondef('tally_sends_updated'::regproc)"
+                ).scalar_one()
+            )
+
+    assert "LIMIT 1" in trigger_sql()
+    with engine.connect() as conn:
+        compression = conn.exec_driver_sql(
+            "SELECT attcompression FROM pg_attribute"
+            " WHERE attrelid = 'webhook_batches'::regclass AND attname = 'body'"
+        ).scalar_one()
+    assert compression == "l"  # lz4 (this server has it)
+    migrate.downgrade(engine, "0008")
+    assert "LIMIT 1" not in trigger_sql()
+    assert "JOIN contacts AS c ON c.id = ch.contact_id" in trigger_sql()
+    migrate.upgrade(engine)
     engine.dispose()

@@ -11,7 +11,7 @@ import pytest
 from engine.core.customers import PROFILE_FIELDS
 from engine.core.messages import Rendered, SmsLength, sms_length
 from engine.errors import TemplateError
-from engine.render import TemplateRenderer
+from engine.render import RECHECK_SECONDS, TemplateRenderer
 from engine.settings import SenderSettings
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
@@ -312,6 +312,54 @@ def test_nothing_is_read_until_rendering(tmp_path: Path) -> None:
     renderer = TemplateRenderer(tmp_path / "not-yet", SENDER)
     write(tmp_path, "not-yet/sms/late.txt", "Late STOP")
     assert renderer.render("sms", "late", variables()).text == "Late STOP"
+
+
+# --- the compiled-template cache ---------------------------------------------
+
+
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_an_edited_template_is_used_once_the_recheck_interval_has_passed(tmp_path: Path) -> None:
+    clock = Clock()
+    renderer = TemplateRenderer(tmp_path, SENDER, clock)
+    write(tmp_path, "sms/edit.txt", "First STOP")
+    assert renderer.render("sms", "edit", variables()).text == "First STOP"
+    write(tmp_path, "sms/edit.txt", "Second text STOP")
+    clock.now += RECHECK_SECONDS / 2  # within the interval: no stat, the compiled one
+    assert renderer.render("sms", "edit", variables()).text == "First STOP"
+    clock.now += RECHECK_SECONDS
+    assert renderer.render("sms", "edit", variables()).text == "Second text STOP"
+
+
+def test_a_deleted_template_fails_once_the_recheck_interval_has_passed(tmp_path: Path) -> None:
+    clock = Clock()
+    renderer = TemplateRenderer(tmp_path, SENDER, clock)
+    write(tmp_path, "sms/gone.txt", "Here STOP")
+    assert renderer.render("sms", "gone", variables()).text == "Here STOP"
+    (tmp_path / "sms" / "gone.txt").unlink()
+    clock.now += RECHECK_SECONDS
+    with pytest.raises(TemplateError, match="template not found"):
+        renderer.render("sms", "gone", variables())
+
+
+def test_each_file_is_checked_on_its_own_schedule(root: Path) -> None:
+    clock = Clock()
+    renderer = TemplateRenderer(root, SENDER, clock)
+    write_email(root, "news", "Hi", "<p>Body one</p>", "Body one")
+    assert "Body one" in (renderer.render("email", "news", variables()).html or "")
+    write(root, "email/news.html", "<p>Body two</p>")
+    clock.now += RECHECK_SECONDS
+    write(root, "sms/other.txt", "Other STOP")
+    renderer.render("sms", "other", variables())  # a fresh file is read at once
+    assert "Body two" in (renderer.render("email", "news", variables()).html or "")
 
 
 # --- SMS length ----------------------------------------------------------------

@@ -32,7 +32,8 @@ def record_layout(columns: Sequence[Column], longest: Mapping[str, int]) -> dict
         "neutralised": (
             "a cell starting with one of "
             + " ".join(repr(start) for start in FORMULA_START)
-            + " has an apostrophe put before it, so spreadsheets show it as text"
+            + " has an apostrophe put before it, so spreadsheets show it as text;"
+            " plain numbers (an E.164 phone, a signed amount) are left as they are"
         ),
         "fields": [
             {

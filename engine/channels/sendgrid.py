@@ -2,25 +2,30 @@
 
 Messages whose rendered subject, text, html and categories are identical go
 in one request, one personalization each (address, List-Unsubscribe
-headers, custom args); everything else goes alone. Requests run in a thread
-pool of `SendGridSettings.concurrency`. Every answer becomes an `Outcome`
-through `engine.core.sending.providers`; nothing here raises for SendGrid.
+headers, custom args); everything else goes alone. The official client
+builds every request (`KeepAliveClient` records it instead of sending);
+they go out together, up to `SendGridSettings.concurrency` at a time, over
+kept-alive connections on one event loop (`engine.channels.multiplex`).
+Answers that call for another request (413: split the group; 400 naming
+some recipients: send the others again) make the next round. Every answer
+becomes an `Outcome` through `engine.core.sending.providers`; nothing here
+raises for SendGrid.
 """
 
 from __future__ import annotations
 
 import http.client
-import urllib.error
-import weakref
+import threading
 from collections.abc import Hashable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
-from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
+from engine.channels.http11 import ConnectError, Headers, Reply, Request
 from engine.channels.keepalive import KeepAliveClient
+from engine.channels.multiplex import Multiplexer
 from engine.core.sending.batching import batches, halves
 from engine.core.sending.message import Message, Outcome
 from engine.core.sending.providers import no_answer_outcome, sendgrid_blame, sendgrid_outcome
@@ -59,79 +64,78 @@ class SendGridChannel:
         if not settings.api_key:
             raise ValueError("SendGridChannel needs settings.api_key")
         self._api = SendGridAPIClient(settings.api_key, host=settings.host)
-        # The client's own Client has no timeout and opens a connection per
-        # request; this one has a timeout and keeps connections alive, and its
-        # Content-Type is set up front so threads never add it concurrently.
+        # The official client builds each request (URL, headers, JSON body);
+        # the recorder keeps it and the multiplexer sends them all together.
         headers = {**self._api.client.request_headers, "Content-Type": "application/json"}
+        self._recorder = _Recorder()
         self._api.client = KeepAliveClient(
-            host=settings.host, request_headers=headers, version=3, timeout=settings.timeout_seconds
+            host=settings.host, request_headers=headers, version=3, pool=self._recorder
         )
         self._sender = {"email": sender_email, "name": sender_name}
         self._prefix = settings.custom_args_prefix
         self._tracking = tracking_settings(tracking_mode)
         self._sandbox = settings.sandbox
-        self._pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="sendgrid")
-        # Kept connections close with the channel, even one never closed.
-        weakref.finalize(self, self._api.client.pool.close)
+        self.wire = Multiplexer(settings.concurrency, settings.timeout_seconds)
 
     def send(self, messages: Sequence[Message]) -> list[Outcome]:
         """Return one outcome per message, in order; requests run concurrently."""
-        groups = batches(messages, _content_key, lambda m: m.to, MAX_PERSONALIZATIONS)
-        futures = [self._pool.submit(self._deliver, [messages[i] for i in g]) for g in groups]
         outcomes: dict[int, Outcome] = {}
-        for group, future in zip(groups, futures, strict=True):
-            outcomes.update(zip(group, future.result(), strict=True))
+        rounds = batches(messages, _content_key, lambda m: m.to, MAX_PERSONALIZATIONS)
+        while rounds:
+            answers = self._post_all([[messages[i] for i in g] for g in rounds])
+            again: list[list[int]] = []
+            for group, answer in zip(rounds, answers, strict=True):
+                again += self._settle(messages, group, answer, outcomes)
+            rounds = again
         return [outcomes[index] for index in range(len(messages))]
 
     def flush(self) -> list[str]:
         return []
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
-        self._api.client.pool.close()
+        self.wire.close()
 
-    def _deliver(self, group: list[Message]) -> list[Outcome]:
-        """Post one group; split it on 413, drop only the blamed recipients on 400."""
-        answer = self._post(self.mail_body(group))
+    def _settle(
+        self,
+        messages: Sequence[Message],
+        group: list[int],
+        answer: _Answer | _NoAnswer,
+        outcomes: dict[int, Outcome],
+    ) -> list[list[int]]:
+        """Record the outcomes `answer` decides for `group`; return the groups to post again.
+
+        A 413 splits the group (a lone message fails); a 400 naming only
+        some recipients fails those and sends the rest again (a 400 accepted
+        none of them).
+        """
         if isinstance(answer, _NoAnswer):
-            return [
-                no_answer_outcome(m.send_id, "SendGrid", answer.error, answer.request_sent)
-                for m in group
-            ]
+            for i in group:
+                outcomes[i] = no_answer_outcome(
+                    messages[i].send_id, "SendGrid", answer.error, answer.request_sent
+                )
+            return []
         if answer.status == 413 and len(group) > 1:
-            first, second = halves(group)
-            return self._deliver(first) + self._deliver(second)
+            return list(halves(group))
         blamed = sendgrid_blame(answer.body, len(group)) if answer.status == 400 else None
         if blamed is not None and len(blamed) < len(group):
-            return self._without(group, blamed)
-        return [
-            sendgrid_outcome(m.send_id, answer.status, answer.headers, answer.body) for m in group
-        ]
+            for position, i in enumerate(group):
+                if position in blamed:
+                    error = f"SendGrid 400: {blamed[position]}"
+                    outcomes[i] = Outcome(messages[i].send_id, "failed", error=error)
+            return [[i for position, i in enumerate(group) if position not in blamed]]
+        for i in group:
+            outcomes[i] = sendgrid_outcome(
+                messages[i].send_id, answer.status, answer.headers, answer.body
+            )
+        return []
 
-    def _without(self, group: list[Message], blamed: dict[int, str]) -> list[Outcome]:
-        """Fail the blamed messages and send the rest again (a 400 accepted none of them)."""
-        rest = [m for i, m in enumerate(group) if i not in blamed]
-        again = iter(self._deliver(rest))
-        return [
-            Outcome(m.send_id, "failed", error=f"SendGrid 400: {blamed[i]}")
-            if i in blamed
-            else next(again)
-            for i, m in enumerate(group)
-        ]
+    def _post_all(self, groups: Sequence[list[Message]]) -> list[_Answer | _NoAnswer]:
+        """SendGrid's answer to each group's request, or why there was none and whether it left."""
+        requests = [partial(self._request, group) for group in groups]
+        return [_answer(reply) for reply in self.wire.exchange_all(requests)]
 
-    def _post(self, body: dict[str, Any]) -> _Answer | _NoAnswer:
-        """Return SendGrid's answer, or why there was none and whether the request went out."""
-        try:
-            response = self._api.send(body)
-        except HTTPError as error:
-            return _Answer(error.status_code, dict(error.headers.items()), error.body)
-        except urllib.error.URLError as error:
-            # urllib wraps what fails while connecting or writing the request.
-            return _NoAnswer(str(error.reason), request_sent=False)
-        except (OSError, http.client.HTTPException) as error:
-            # Raised while waiting for or reading the answer: it may have been taken.
-            return _NoAnswer(f"{type(error).__name__}: {error}", request_sent=True)
-        return _Answer(response.status_code, dict(response.headers.items()), response.body)
+    def _request(self, group: list[Message]) -> Request:
+        return self._recorder.request(self._api, self.mail_body(group))
 
     def mail_body(self, group: Sequence[Message]) -> dict[str, Any]:
         """Return the Mail Send JSON for messages of identical content (one personalization each)."""
@@ -166,6 +170,41 @@ class SendGridChannel:
         if message.headers:
             personalization["headers"] = dict(message.headers)
         return personalization
+
+
+class _Recorder:
+    """Takes the place of the connection pool under `KeepAliveClient`: keeps the request.
+
+    The official client builds the request and reads an empty 202; the
+    request is sent later with the others (`Multiplexer`).
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def exchange(self, request: Request, timeout: float | None) -> Reply:
+        self._local.request = request
+        return Reply(202, "Recorded", Headers(), b"", False)
+
+    def request(self, api: SendGridAPIClient, body: dict[str, Any]) -> Request:
+        """The request the official client makes of `body` (``POST /v3/mail/send``)."""
+        api.send(body)
+        request: Request = self._local.request
+        return request
+
+    def close(self) -> None:
+        return None
+
+
+def _answer(reply: Reply | Exception) -> _Answer | _NoAnswer:
+    if isinstance(reply, Reply):
+        return _Answer(reply.status, reply.headers, reply.body)
+    if isinstance(reply, ConnectError):
+        return _NoAnswer(str(reply), request_sent=False)
+    if isinstance(reply, OSError | http.client.HTTPException):
+        # Raised while waiting for or reading the answer: it may have been taken.
+        return _NoAnswer(f"{type(reply).__name__}: {reply}", request_sent=True)
+    raise reply
 
 
 def tracking_settings(mode: TrackingMode) -> dict[str, Any]:

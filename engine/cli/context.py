@@ -31,6 +31,13 @@ class Context:
     def adapters(self) -> Adapters:
         return bootstrap(self.settings)
 
+    def for_dispatch(self) -> None:
+        """Before the adapters are built: the dispatcher's smaller SQLite page cache."""
+        database = self.settings.database.model_copy(
+            update={"sqlite_cache_mb": self.settings.dispatch.sqlite_cache_mb}
+        )
+        self.settings = self.settings.model_copy(update={"database": database})
+
     def close(self) -> None:
         """Release database connections (called when the command ends)."""
         if "adapters" in self.__dict__:

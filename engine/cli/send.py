@@ -67,6 +67,7 @@ def dispatch(ctx: Context, at: datetime | None, only: tuple[str, ...]) -> None:
     maybe sent -> unknown, never resent blindly.
     """
     at_utc = at.replace(tzinfo=UTC) if at else None
+    ctx.for_dispatch()
     with ctx.console.status("dispatching due sends"):
         report = run_dispatch(ctx.adapters, at_utc, only)
     print_dispatch(ctx.console, report)
@@ -91,6 +92,7 @@ def worker(ctx: Context, only: tuple[str, ...], stop_when_idle: bool) -> None:
         stopping.append(signum)
 
     signal.signal(signal.SIGTERM, stop)
+    ctx.for_dispatch()
     idle = ctx.settings.dispatch.poll_seconds
     while not stopping:
         report = run_dispatch(ctx.adapters, None, only)

@@ -1,12 +1,14 @@
-"""Referential checks for the keys the schema leaves out (migrations 0008, 0009).
+"""Referential checks for the keys the schema leaves out (migrations 0008, 0009, 0010).
 
 `contacts` and `sends` have no foreign keys to their campaign, cell,
 customer and contact: a launch would pay a row-by-row check for each of
 its million rows; nor have `orders`, `customer_sources` and `consents` to
 their customer, nor the import batch ids of `orders`, `customers` and
-`customer_sources`, for the same reason in imports. Nothing in the engine deletes those parents, and every
-writer inserts ids it has just read; these anti-joins prove it on a live
-database (`campaign db check`), one scan per check.
+`customer_sources` (0009), for the same reason in imports. Nothing in the
+engine deletes those parents, and every writer inserts ids it has just read; these anti-joins prove it on a live
+database (`campaign db check`), one scan per check. The same holds for
+the send, campaign, customer and batch of `events` (0010): a webhook copies
+them from the send it has just read and the batch it has just stored.
 """
 
 from __future__ import annotations
@@ -44,6 +46,22 @@ CHECKS: dict[str, str] = {
     "sends whose campaign or customer is not their contact's": """
         SELECT COUNT(*) FROM sends AS s JOIN contacts AS p ON p.id = s.contact_id
         WHERE p.campaign_id <> s.campaign_id OR p.customer_id <> s.customer_id""",
+    "events without their send": """
+        SELECT COUNT(*) FROM events AS e
+        WHERE e.send_id IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM sends AS p WHERE p.id = e.send_id)""",
+    "events whose campaign or customer is not their send's": """
+        SELECT COUNT(*) FROM events AS e JOIN sends AS p ON p.id = e.send_id
+        WHERE p.campaign_id IS DISTINCT FROM e.campaign_id
+           OR p.customer_id IS DISTINCT FROM e.customer_id""",
+    "events without their customer": """
+        SELECT COUNT(*) FROM events AS e
+        WHERE e.send_id IS NULL AND e.customer_id IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM customers AS p WHERE p.id = e.customer_id)""",
+    "events without their webhook batch": """
+        SELECT COUNT(*) FROM events AS e
+        WHERE e.batch_id IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM webhook_batches AS p WHERE p.id = e.batch_id)""",
 }
 
 

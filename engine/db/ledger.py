@@ -10,23 +10,37 @@ nothing is half-applied.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import BigInteger, Connection, Engine, any_, bindparam, case, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Engine,
+    and_,
+    any_,
+    bindparam,
+    case,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from engine.core.tracking.events import DELIVERY_RANK, NewEvent
-from engine.db.ledger_sets import insert_events, update_delivery, update_first
+from engine.db.ledger_sets import SEND_RANK, insert_events, update_sends
 from engine.db.models import Event, QuarantinedEvent, Send, WebhookBatch
 
 
-@dataclass(frozen=True, slots=True)
-class Recorded:
+# Value objects made a thousand times per webhook batch: named tuples are
+# immutable too and cost a quarter of a frozen dataclass to build.
+class Recorded(NamedTuple):
     """An event new to the ledger, with the send it joined (if any)."""
 
     event: NewEvent
@@ -35,8 +49,7 @@ class Recorded:
     channel: str | None  # the send's channel
 
 
-@dataclass(frozen=True, slots=True)
-class SendRef:
+class SendRef(NamedTuple):
     send_id: int
     contact_id: int
     campaign_id: int
@@ -53,14 +66,8 @@ class SqlLedger:
 
     def store_batch(self, source: str, body: str, headers: dict[str, str], now: datetime) -> int:
         """Keep a verified callback body durably (own transaction); returns its id."""
-        row = {"source": source, "received_at": now, "body": body, "headers": headers}
         with self.engine.begin() as conn:
-            return int(
-                conn.execute(
-                    insert(WebhookBatch).returning(WebhookBatch.id),
-                    {**row, "status": "received", "events": 0, "quarantined": 0},
-                ).scalar_one()
-            )
+            return LedgerUnit(conn).store_batch(source, body, headers, now)
 
     @contextmanager
     def unit(self) -> Iterator[LedgerUnit]:
@@ -72,22 +79,51 @@ class SqlLedger:
 @dataclass(frozen=True)
 class LedgerUnit:
     conn: Connection
+    # Sends read in this unit: a batch joins its events to sends once and
+    # records them against the same rows, so they are not read twice.
+    read: dict[int, SendRef] = field(default_factory=dict)
+    # Batches stored in this unit already as processed with these (events,
+    # quarantined, at): finishing one the same way writes nothing more.
+    born: dict[int, tuple[int, int, datetime]] = field(default_factory=dict)
 
-    def sends(self, ids: Sequence[int]) -> dict[int, SendRef]:
-        """The sends with these ids (unknown ids are absent)."""
-        if not ids:
-            return {}
-        query = select(
-            Send.id,
-            Send.contact_id,
-            Send.campaign_id,
-            Send.customer_id,
-            Send.channel,
-            Send.step,
-            Send.state,
-            Send.sent_at,
-        ).where(_among(self.conn, Send.id, sorted(set(ids))))
-        return {row[0]: SendRef(*row) for row in self.conn.execute(query)}
+    def sends(self, ids: Collection[int]) -> dict[int, SendRef]:
+        """The sends with these ids (unknown ids are absent), each as first read in this unit.
+
+        A send's campaign, customer, contact, channel and step never change;
+        `state` and `sent_at` are as of that first read.
+        """
+        missing = sorted({i for i in ids if i not in self.read})
+        if missing:
+            self.read.update(self._select_sends(missing))
+        return {i: self.read[i] for i in ids if i in self.read}
+
+    def store_batch(
+        self,
+        source: str,
+        body: str,
+        headers: dict[str, str],
+        now: datetime,
+        expect: int | None = None,
+    ) -> int:
+        """Add a verified callback body in this transaction; returns its id.
+
+        Status ``received``; or, given `expect` (the events it will record),
+        already ``processed`` with that count: it is processed in this same
+        transaction, and `finish_batch` writes only if the outcome differs.
+        """
+        row = {"source": source, "received_at": now, "body": body, "headers": headers}
+        done = {"status": "processed", "events": expect, "processed_at": now}
+        if expect is None:
+            done = {"status": "received", "events": 0, "processed_at": None}
+        batch_id = int(self.conn.execute(_STORE, {**row, **done, "quarantined": 0}).scalar_one())
+        if expect is not None:
+            self.born[batch_id] = (expect, 0, now)
+        return batch_id
+
+    def _select_sends(self, ids: list[int]) -> dict[int, SendRef]:
+        postgres = self.conn.dialect.name == "postgresql"
+        rows = self.conn.execute(_SENDS_ANY if postgres else _SENDS_IN, {"ids": ids}).all()
+        return {row[0]: SendRef._make(row) for row in rows}
 
     def record(
         self, events: Sequence[NewEvent], now: datetime, batch_id: int | None = None
@@ -141,75 +177,103 @@ class LedgerUnit:
         )
 
     def finish_batch(self, batch_id: int, events: int, quarantined: int, now: datetime) -> None:
+        if self.born.get(batch_id) == (events, quarantined, now):
+            return  # stored so in this transaction (a callback's usual outcome)
         self.conn.execute(
-            update(WebhookBatch)
-            .where(WebhookBatch.id == batch_id)
-            .values(status="processed", processed_at=now, events=events, quarantined=quarantined)
+            _FINISH, {"bid": batch_id, "at": now, "events": events, "quarantined": quarantined}
         )
 
     def _update_sends(self, fresh: list[NewEvent], refs: dict[int, SendRef]) -> None:
         """Delivery status by rank (never down), first human open and click.
 
-        Reduced to one row per send first (the highest-ranked status, the
+        Reduced to one change per send first (the highest-ranked status, the
         first of equals; the earliest open and click), which is what applying
-        the events one by one would leave; then one statement per column on
-        PostgreSQL, an executemany on SQLite.
+        the events one by one would leave; then ONE statement updates every
+        send of the batch once (PostgreSQL: over a JSON parameter; SQLite: an
+        executemany of the same guarded update).
         """
-        best: dict[int, NewEvent] = {}
-        first: dict[str, dict[int, datetime]] = {"opened": {}, "clicked": {}}
+        changes: dict[int, dict[str, Any]] = {}
         for e in fresh:
             if e.send_id not in refs:
                 continue
-            sid = e.send_id
-            if e.kind in DELIVERY_RANK and (
-                sid not in best or DELIVERY_RANK[e.kind] > DELIVERY_RANK[best[sid].kind]
-            ):
-                best[sid] = e
-            if e.kind in first and not e.machine:
-                seen = first[e.kind].get(sid)
-                first[e.kind][sid] = e.occurred_at if seen is None else min(seen, e.occurred_at)
-        postgres = self.conn.dialect.name == "postgresql"
-        if best and postgres:
-            update_delivery(self.conn, [(s, e.kind, e.occurred_at) for s, e in best.items()])
-        elif best:
-            rank = case(
-                *[(Send.delivery == status, r) for status, r in DELIVERY_RANK.items()], else_=0
-            )
-            rows = [
-                {"sid": s, "status": e.kind, "rank": DELIVERY_RANK[e.kind], "at": e.occurred_at}
-                for s, e in best.items()
-            ]
-            self.conn.execute(
-                update(Send)
-                .where(Send.id == bindparam("sid"), rank < bindparam("rank"))
-                .values(
-                    delivery=bindparam("status"),
-                    delivery_at=bindparam("at", type_=Send.delivery_at.type),
-                )
-                .execution_options(synchronize_session=False),
-                rows,
-            )
-        for kind, column in (("opened", Send.opened_at), ("clicked", Send.clicked_at)):
-            if not first[kind]:
+            rank = DELIVERY_RANK.get(e.kind, 0)
+            first = _FIRST.get(e.kind) if not e.machine else None
+            if not rank and first is None:
                 continue
-            if postgres:
-                update_first(self.conn, column.key, list(first[kind].items()))
-                continue
-            at = bindparam("at", type_=column.type)
-            self.conn.execute(
-                update(Send)
-                .where(Send.id == bindparam("sid"))
-                .values({column.key: case((column.is_(None), at), (column > at, at), else_=column)})
-                .execution_options(synchronize_session=False),
-                [{"sid": s, "at": t} for s, t in first[kind].items()],
-            )
+            change = changes.get(e.send_id)
+            if change is None:
+                change = changes[e.send_id] = dict(_NO_CHANGE, sid=e.send_id)
+            if rank > change["rank"]:
+                change.update(status=e.kind, rank=rank, at=e.occurred_at)
+            if first is not None and (change[first] is None or e.occurred_at < change[first]):
+                change[first] = e.occurred_at
+        if not changes:
+            return
+        if self.conn.dialect.name == "postgresql":
+            update_sends(self.conn, list(changes.values()))
+        else:
+            self.conn.execute(_SQLITE_SENDS, list(changes.values()))
 
 
-def _among(conn: Connection, column: Any, ids: list[int]) -> Any:
-    """``column IN ids``; on PostgreSQL ``= ANY(array)``: one parameter, not one per id."""
-    if conn.dialect.name == "postgresql":
-        return column == any_(bindparam("ids", ids, type_=ARRAY(BigInteger)))
-    return column.in_(ids)
+# The ledger kinds that set a send's first-time column, and an empty change.
+_FIRST: dict[str, str] = {"opened": "opened", "clicked": "clicked"}
+_NO_CHANGE: dict[str, Any] = {
+    "status": None,
+    "rank": 0,
+    "at": None,
+    "opened": None,
+    "clicked": None,
+}
+
+
+def _sqlite_sends() -> Any:
+    """SQLite's one-send update: the guards of `engine.db.ledger_sets._SENDS` in CASEs."""
+    rank = literal_column(SEND_RANK)
+    better = bindparam("rank") > rank
+    at = {key: bindparam(key, type_=Send.opened_at.type) for key in ("at", "opened", "clicked")}
+    earlier = {
+        key: or_(and_(at[key].is_not(None), column.is_(None)), column > at[key])
+        for key, column in (("opened", Send.opened_at), ("clicked", Send.clicked_at))
+    }
+    return (
+        update(Send)
+        .where(Send.id == bindparam("sid"), or_(better, *earlier.values()))
+        .values(
+            delivery=case((better, bindparam("status")), else_=Send.delivery),
+            delivery_at=case((better, at["at"]), else_=Send.delivery_at),
+            opened_at=case((earlier["opened"], at["opened"]), else_=Send.opened_at),
+            clicked_at=case((earlier["clicked"], at["clicked"]), else_=Send.clicked_at),
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+_SQLITE_SENDS = _sqlite_sends()
+# Built once: a callback's few statements cost more to build than to run.
+_STORE = insert(WebhookBatch).returning(WebhookBatch.id)
+_SEND_REF = select(
+    Send.id,
+    Send.contact_id,
+    Send.campaign_id,
+    Send.customer_id,
+    Send.channel,
+    Send.step,
+    Send.state,
+    Send.sent_at,
+)
+# PostgreSQL: ``= ANY(array)``, one parameter for any number of ids.
+_SENDS_ANY = _SEND_REF.where(Send.id == any_(bindparam("ids", type_=ARRAY(BigInteger))))
+_SENDS_IN = _SEND_REF.where(Send.id.in_(bindparam("ids", expanding=True)))
+_FINISH = (
+    update(WebhookBatch)
+    .where(WebhookBatch.id == bindparam("bid"))
+    .values(
+        status="processed",
+        processed_at=bindparam("at", type_=WebhookBatch.processed_at.type),
+        events=bindparam("events"),
+        quarantined=bindparam("quarantined"),
+    )
+)
 
 
 def _row(

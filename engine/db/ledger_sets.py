@@ -1,26 +1,27 @@
-"""Set-based ledger writes for PostgreSQL: one array per column instead of one row per event.
+"""Set-based ledger writes for PostgreSQL: a whole batch as ONE JSON parameter per statement.
 
-psycopg parses a statement's placeholders in Python, so a multi-row VALUES
-list of 1,000 events (12,000 placeholders) or an executemany of 1,000
-UPDATEs costs more on the client than the writes on the server. Here each
-write is ONE statement over ``unnest()`` of a handful of array parameters:
-the event insert, the delivery-rank update and the first open/click update
-of a whole batch. The statements are built from code constants only.
+psycopg builds parameters in Python: a multi-row VALUES list of 1,000
+events (12,000 placeholders), an executemany of 1,000 UPDATEs, or even
+text arrays (each element quoted through a regular expression) cost more
+on the client than the writes on the server. Here the rows of a batch are
+serialised by orjson (C) into one JSON document and the server expands it
+with ``json_to_recordset``: the event insert and the one update of the
+batch's sends are one statement and one parameter each. The statements are
+built from code constants only.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any, Final
 
+import orjson
 from sqlalchemy import Connection, text
 
 from engine.core.tracking.events import DELIVERY_RANK
 
-# Column -> PostgreSQL array type of the event insert.
-EVENT_ARRAYS: Final[dict[str, str]] = {
+# Column -> PostgreSQL type of the event insert (the keys of every row).
+EVENT_COLUMNS: Final[dict[str, str]] = {
     "event_key": "varchar",
     "source": "varchar",
     "kind": "varchar",
@@ -34,50 +35,51 @@ EVENT_ARRAYS: Final[dict[str, str]] = {
     "detail": "jsonb",
     "batch_id": "bigint",
 }
+_NAMES: Final = ", ".join(EVENT_COLUMNS)
 _INSERT: Final = text(
-    f"INSERT INTO events ({', '.join(EVENT_ARRAYS)}) SELECT * FROM unnest("
-    + ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in EVENT_ARRAYS.items())
-    + ") ON CONFLICT (event_key) DO NOTHING RETURNING event_key"
+    f"INSERT INTO events ({_NAMES}) SELECT {_NAMES} FROM json_to_recordset(CAST(:rows AS json))"
+    f" AS r({', '.join(f'{name} {kind}' for name, kind in EVENT_COLUMNS.items())})"
+    " ON CONFLICT (event_key) DO NOTHING RETURNING event_key"
 )
-_RANK: Final = " ".join(f"WHEN '{status}' THEN {rank}" for status, rank in DELIVERY_RANK.items())
-# Rows are one per send (the caller keeps the best event of each send), so
-# the join never meets a send twice; the rank guard keeps statuses moving up.
-_DELIVERY: Final = text(
-    "UPDATE sends SET delivery = v.status, delivery_at = v.at "
-    "FROM unnest(CAST(:sid AS bigint[]), CAST(:status AS varchar[]), CAST(:rank AS int[]), "
-    "CAST(:at AS timestamptz[])) AS v(sid, status, rank, at) "
-    f"WHERE sends.id = v.sid AND (CASE sends.delivery {_RANK} ELSE 0 END) < v.rank"
+# A send's delivery status as its rank (the same SQL on SQLite).
+SEND_RANK: Final = (
+    "(CASE sends.delivery "
+    + " ".join(f"WHEN '{status}' THEN {rank}" for status, rank in DELIVERY_RANK.items())
+    + " ELSE 0 END)"
 )
-_FIRST: Final = {
-    column: text(
-        f"UPDATE sends SET {column} = v.at "
-        "FROM unnest(CAST(:sid AS bigint[]), CAST(:at AS timestamptz[])) AS v(sid, at) "
-        f"WHERE sends.id = v.sid AND (sends.{column} IS NULL OR sends.{column} > v.at)"
-    )
-    for column in ("opened_at", "clicked_at")
-}
+# One row per send (the caller reduces a batch to that: the best-ranked
+# status and the earliest human open and click), so the join never meets a
+# send twice; each send row is updated once, and the report tallies'
+# statement triggers run once for the whole batch. The status only moves
+# up in rank; LEAST ignores NULLs, so an open or click time only moves earlier.
+_SENDS: Final = text(
+    "UPDATE sends SET"
+    f" delivery = CASE WHEN v.rank > {SEND_RANK} THEN v.status ELSE sends.delivery END,"
+    f" delivery_at = CASE WHEN v.rank > {SEND_RANK} THEN v.at ELSE sends.delivery_at END,"
+    " opened_at = LEAST(sends.opened_at, v.opened),"
+    " clicked_at = LEAST(sends.clicked_at, v.clicked)"
+    " FROM json_to_recordset(CAST(:rows AS json)) AS v(sid bigint, status varchar, rank int,"
+    " at timestamptz, opened timestamptz, clicked timestamptz)"
+    f" WHERE sends.id = v.sid AND (v.rank > {SEND_RANK}"
+    " OR LEAST(sends.opened_at, v.opened) IS DISTINCT FROM sends.opened_at"
+    " OR LEAST(sends.clicked_at, v.clicked) IS DISTINCT FROM sends.clicked_at)"
+)
 
 
 def insert_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> set[str]:
-    """Insert event rows whose key is new (ON CONFLICT DO NOTHING); returns the inserted keys."""
-    columns: dict[str, list[Any]] = {name: [row[name] for row in rows] for name in EVENT_ARRAYS}
-    columns["detail"] = [json.dumps(detail) for detail in columns["detail"]]
-    return {str(key) for key in conn.execute(_INSERT, columns).scalars()}
+    """Insert event rows whose key is new (ON CONFLICT DO NOTHING); returns the inserted keys.
+
+    Every row has the keys of `EVENT_COLUMNS`; times are timezone-aware.
+    """
+    return set(conn.execute(_INSERT, {"rows": _json(rows)}).scalars().all())  # one fetchall
 
 
-def update_delivery(conn: Connection, best: Sequence[tuple[int, str, datetime]]) -> None:
-    """(send id, status, at), one per send: the status where it ranks above the send's."""
-    conn.execute(
-        _DELIVERY,
-        {
-            "sid": [sid for sid, _, _ in best],
-            "status": [status for _, status, _ in best],
-            "rank": [DELIVERY_RANK[status] for _, status, _ in best],
-            "at": [at for _, _, at in best],
-        },
-    )
+def update_sends(conn: Connection, changes: Sequence[dict[str, Any]]) -> None:
+    """Apply one change per send: ``sid``, ``status``/``rank``/``at`` (rank 0: no status),
+    ``opened`` and ``clicked`` (None: none in the batch)."""
+    conn.execute(_SENDS, {"rows": _json(changes)})
 
 
-def update_first(conn: Connection, column: str, first: Sequence[tuple[int, datetime]]) -> None:
-    """(send id, at), one per send: `column` (opened_at | clicked_at) set where `at` is earlier."""
-    conn.execute(_FIRST[column], {"sid": [sid for sid, _ in first], "at": [at for _, at in first]})
+def _json(rows: Sequence[dict[str, Any]]) -> str:
+    # orjson writes aware datetimes in RFC 3339 with their offset.
+    return orjson.dumps(rows).decode()

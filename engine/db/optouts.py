@@ -7,10 +7,10 @@ bounces, do-not-call, returned mail) and the unsubscribe page.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.orm import aliased
 
 from engine.core.sending.due import SuppressionKind, suppression_token
@@ -104,3 +104,98 @@ def withdrawn_customers(conn: Connection, channel: str, ids: Collection[int]) ->
         ~later.exists(),
     )
     return {int(i) for i in conn.execute(query).scalars()}
+
+
+def latest_consents(conn: Connection, channel: str, ids: Collection[int]) -> dict[int, str]:
+    """The newest consent status on `channel` of each of `ids` that has one (one query)."""
+    if not ids:
+        return {}
+    newest = (
+        select(Consent.customer_id, func.max(Consent.id).label("id"))
+        .where(Consent.customer_id.in_(sorted(set(ids))), Consent.channel == channel)
+        .group_by(Consent.customer_id)
+        .subquery()
+    )
+    rows = conn.execute(
+        select(Consent.customer_id, Consent.status).join(newest, newest.c.id == Consent.id)
+    )
+    return {int(customer_id): str(status) for customer_id, status in rows.all()}
+
+
+def set_consents(
+    conn: Connection,
+    evidence: Mapping[int, str],
+    channel: str,
+    status: str,
+    source: str,
+    now: datetime,
+) -> set[int]:
+    """`set_consent` for many customers (customer id -> evidence) in two statements.
+
+    Returns the customers whose latest word changed (and was appended).
+    """
+    latest = latest_consents(conn, channel, evidence)
+    changed = [customer for customer in evidence if latest.get(customer) != status]
+    if changed:
+        conn.execute(
+            insert(Consent),
+            [
+                {
+                    "customer_id": customer,
+                    "channel": channel,
+                    "status": status,
+                    "recorded_at": now,
+                    "source": source[:100],
+                    "evidence": evidence[customer][:500],
+                }
+                for customer in changed
+            ],
+        )
+    return set(changed)
+
+
+def suppress_new(
+    conn: Connection,
+    channel: str,
+    kind: SuppressionKind,
+    values: Mapping[str, int | None],
+    reason: str,
+    source: str,
+    now: datetime,
+) -> set[str]:
+    """Suppress each address (value -> its customer, if known) not yet suppressed for `reason`.
+
+    Two statements for any number of addresses; returns the values written.
+    """
+    tokens = {suppression_token(kind, value): value for value in values}
+    if not tokens:
+        return set()
+    known = set(
+        conn.execute(
+            select(Suppression.token_hash).where(
+                Suppression.channel == channel,
+                Suppression.token_hash.in_(sorted(tokens)),
+                Suppression.reason == reason,
+            )
+        )
+        .scalars()
+        .all()
+    )
+    new = [(token, value) for token, value in tokens.items() if token not in known]
+    if new:
+        conn.execute(
+            insert(Suppression),
+            [
+                {
+                    "channel": channel,
+                    "customer_id": values[value],
+                    "token_hash": token,
+                    "kind": kind,
+                    "reason": reason[:64],
+                    "source": source[:100],
+                    "created_at": now,
+                }
+                for token, value in new
+            ],
+        )
+    return {value for _, value in new}

@@ -9,7 +9,7 @@ does commits together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,7 +23,7 @@ from engine.db.dispatch import reconcile_sends
 from engine.db.effects import pause_campaign, record_alert
 from engine.db.ledger import LedgerUnit, Recorded, SendRef, SqlLedger
 from engine.db.models import Customer, Event, Send, Suppression
-from engine.db.optouts import customers_by, set_consent, suppress, withdrawn_customers
+from engine.db.optouts import customers_by, set_consents, suppress_new, withdrawn_customers
 from engine.db.responses import insert_responses
 
 __all__ = ["ProviderUnit", "Recorded", "SendRef", "SmsContact", "SqlProviderEvents"]
@@ -52,6 +52,28 @@ class SqlProviderEvents:
         """One transaction for processing one stored batch."""
         with SqlLedger(self.engine).unit() as ledger:
             yield ProviderUnit(ledger)
+
+    @contextmanager
+    def stored(
+        self, source: str, body: str, headers: dict[str, str], now: datetime, expect: int = 1
+    ) -> Iterator[tuple[int, ProviderUnit]]:
+        """ONE transaction that stores the raw body and processes it: (batch id, unit).
+
+        Both commit together before the caller answers, so the body is
+        durable before the 2xx at half the round trips of storing first.
+        The batch row is written as processed with `expect` events (what a
+        callback usually records; `finish_batch` corrects it otherwise).
+        Should processing fail, the transaction rolls back and the body is
+        stored on its own (``received``, to be processed again) before the
+        error goes on: an accepted callback is never lost.
+        """
+        try:
+            with SqlLedger(self.engine).unit() as ledger:
+                batch_id = ledger.store_batch(source, body, headers, now, expect)
+                yield batch_id, ProviderUnit(ledger)
+        except Exception:
+            self.store_batch(source, body, headers, now)
+            raise
 
 
 @dataclass(frozen=True)
@@ -142,12 +164,15 @@ class ProviderUnit:
         self, customers: Iterable[int], channel: str, status: str, evidence: str, now: datetime
     ) -> bool:
         """Append `status` for each customer whose latest word differs; True when any changed."""
-        changed = False
-        for customer_id in sorted(set(customers)):
-            changed |= set_consent(
-                self.conn, customer_id, channel, status, "webhook", evidence, now
-            )
-        return changed
+        return self.set_consents(
+            dict.fromkeys(sorted(set(customers)), evidence), channel, status, now
+        )
+
+    def set_consents(
+        self, evidence: Mapping[int, str], channel: str, status: str, now: datetime
+    ) -> bool:
+        """`set_consent` with one piece of evidence per customer, in two statements."""
+        return bool(set_consents(self.conn, evidence, channel, status, "webhook", now))
 
     def suppress(
         self,
@@ -160,10 +185,19 @@ class ProviderUnit:
         now: datetime,
     ) -> bool:
         """Suppress an address for `reason` unless it already is; True when written."""
-        if self._suppressed(channel, kind, value, reason):
-            return False
-        suppress(self.conn, channel, kind, value, customer_id, reason, source, now)
-        return True
+        return self.suppress_all(channel, kind, {value: customer_id}, reason, source, now) > 0
+
+    def suppress_all(
+        self,
+        channel: str,
+        kind: SuppressionKind,
+        values: Mapping[str, int | None],
+        reason: str,
+        source: str,
+        now: datetime,
+    ) -> int:
+        """Suppress each address (value -> customer) not yet suppressed for `reason`; how many."""
+        return len(suppress_new(self.conn, channel, kind, values, reason, source, now))
 
     def lift(self, channel: str, kind: SuppressionKind, value: str, reason: str) -> int:
         """Remove the suppressions of an address for `reason` only (a STOP undone by START).

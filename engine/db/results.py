@@ -23,12 +23,6 @@ from engine.db import tallies
 from engine.db.models import Campaign, Cell
 from engine.db.types import UTCDateTime
 
-# A send "went" when the provider took it, or may have (`unknown` is
-# reconciled later, never retried): what costs money and what ITT counts.
-
-DELIVERED = "('delivered', 'read')"
-
-
 OPT_OUTS = text(
     """
     SELECT c.cell_id,
@@ -51,10 +45,8 @@ RESPONDERS = text(
     f"""
     SELECT c.cell_id,
            COUNT(*) AS responders,
-           SUM(CASE WHEN EXISTS (
-                   SELECT 1 FROM sends AS s
-                   WHERE s.contact_id = c.id AND s.delivery IN {DELIVERED}
-               ) THEN 1 ELSE 0 END) AS delivered_responders,
+           SUM(CASE WHEN (c.reach & {tallies.DELIVERED}) <> 0 THEN 1 ELSE 0 END)
+               AS delivered_responders,
            SUM(r.revenue) AS revenue_cents,
            SUM(r.revenue * r.revenue) AS revenue_squares
     FROM (
@@ -69,7 +61,7 @@ RESPONDERS = text(
     """
 ).bindparams(bindparam("kinds", expanding=True))
 """Per cell: responders (contacts with a credited response of a counted kind),
-those of them with a delivered send (`uq_sends_contact_step` seek each),
+those of them with a delivered send (their `reach`, engine.db.tallies),
 revenue and the sum of each responder's revenue squared. Unattributed
 responses (no contact) and other kinds are not counted."""
 

@@ -18,7 +18,8 @@ from engine.db import tally_ddl
 TABLES = frozenset({"contact_tallies", "send_tallies"})
 STATES = ("queued", "sending", "sent", "unknown", "failed", "skipped", "cancelled")
 WENT = 32
-FLAGS = (("delivered", 8), ("bounced", 4), ("opened", 2), ("clicked", 1))
+DELIVERED = 8
+FLAGS = (("delivered", DELIVERED), ("bounced", 4), ("opened", 2), ("clicked", 1))
 
 CONTACTS = text(
     """

@@ -21,7 +21,7 @@ from engine.core.messages import Rendered
 from engine.core.sending.due import Due, zone_of
 from engine.core.sending.message import Message
 from engine.core.sending.windows import window_on
-from engine.core.tracking.links import one_click_headers, track_links
+from engine.core.tracking.links import FoundLinks, find_links, one_click_headers
 from engine.core.tracking.tokens import TokenSigner
 from engine.errors import TemplateError
 
@@ -85,18 +85,21 @@ class Composer:
     def _track(
         self, drafts: list[Message | TemplateError], dues: dict[int, Due]
     ) -> list[Message | TemplateError]:
-        found: dict[int, set[str]] = {}
+        # One scan per e-mail: its links are found, their ids resolved for the
+        # whole batch, then the same cuts are filled with the click URLs.
+        found: dict[int, FoundLinks] = {}
+        wanted: dict[int, set[str]] = {}
         for draft in drafts:
             if isinstance(draft, Message) and draft.channel == "email":
                 skip = (self.tracking.unsubscribe(draft.send_id),)
-                urls = track_links(draft.rendered.html or "", _nothing, str, None, skip).links
-                found.setdefault(dues[draft.send_id].campaign_id, set()).update(urls)
-        ids = {campaign: self.links.link_ids(campaign, urls) for campaign, urls in found.items()}
+                found[draft.send_id] = links = find_links(draft.rendered.html or "", skip)
+                wanted.setdefault(dues[draft.send_id].campaign_id, set()).update(links.links)
+        ids = {campaign: self.links.link_ids(campaign, urls) for campaign, urls in wanted.items()}
         out: list[Message | TemplateError] = []
         for draft in drafts:
             if isinstance(draft, Message) and draft.channel == "email":
                 known = ids[dues[draft.send_id].campaign_id]
-                draft = _with_html(draft, self._tracked(draft, known))
+                draft = _with_html(draft, self._tracked(draft, found[draft.send_id], known))
             out.append(draft)
         return out
 
@@ -139,13 +142,11 @@ class Composer:
             fields = self._call(due, step.hours, now)
         return Message(**base, to=customer["phone"], rendered=rendered, fields=fields)
 
-    def _tracked(self, message: Message, known: dict[str, int]) -> str:
+    def _tracked(self, message: Message, found: FoundLinks, known: dict[str, int]) -> str:
         def click(link: int) -> str:
             return self.tracking.url("c", message.send_id, link)
 
-        pixel = self.tracking.url("o", message.send_id)
-        skip = (self.tracking.unsubscribe(message.send_id),)
-        return track_links(message.rendered.html or "", known.__getitem__, click, pixel, skip).html
+        return found.fill(known.__getitem__, click, self.tracking.url("o", message.send_id))
 
     def _mail(self, due: Due, spec: CampaignSpec, step: MailStep, purl: str) -> dict[str, str]:
         c = due.customer
@@ -172,10 +173,6 @@ class Composer:
             "window_end_utc": end.isoformat(),
             "customer_ref": str(c.get("external_id") or c["id"]),
         }
-
-
-def _nothing(_url: str) -> int:
-    return 0
 
 
 def _with_html(message: Message, html: str) -> Message:

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+import orjson
+
 from engine.core.sending.due import SuppressionKind
 from engine.core.tracking.events import NewEvent
 from engine.core.tracking.sendgrid_events import (
@@ -84,6 +86,9 @@ class EventUnit(Protocol):
     def set_consent(
         self, customers: Iterable[int], channel: str, status: str, evidence: str, now: datetime
     ) -> bool: ...
+    def set_consents(
+        self, evidence: Mapping[int, str], channel: str, status: str, now: datetime
+    ) -> bool: ...
     def suppress(
         self,
         channel: str,
@@ -94,6 +99,15 @@ class EventUnit(Protocol):
         source: str,
         now: datetime,
     ) -> bool: ...
+    def suppress_all(
+        self,
+        channel: str,
+        kind: SuppressionKind,
+        values: Mapping[str, int | None],
+        reason: str,
+        source: str,
+        now: datetime,
+    ) -> int: ...
     def lift(self, channel: str, kind: SuppressionKind, value: str, reason: str) -> int: ...
     def opted_out(
         self,
@@ -117,6 +131,9 @@ class EventStore(Protocol):
         self, source: str, body: str, headers: dict[str, str], now: datetime
     ) -> int: ...
     def unit(self) -> AbstractContextManager[EventUnit]: ...
+    def stored(
+        self, source: str, body: str, headers: dict[str, str], now: datetime, expect: int = 1
+    ) -> AbstractContextManager[tuple[int, EventUnit]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,10 +153,7 @@ def ingest_sendgrid(
 ) -> Ingested:
     """Store and apply a verified Event Webhook batch (`prefix`: our custom-args prefix)."""
     batch_id = store.store_batch(SENDGRID, body, headers, now)
-    try:
-        items = json.loads(body)
-    except ValueError:
-        items = None
+    items = _decode(body)
     with store.unit() as unit:
         if not isinstance(items, list):
             unit.quarantine(batch_id, SENDGRID, -1, "body is not a JSON array", body, now)
@@ -168,6 +182,23 @@ def ingest_sendgrid(
         paused = _email_effects(unit, fresh, by_key, now)
         unit.finish_batch(batch_id, len(fresh), quarantined, now)
     return Ingested(batch_id, len(fresh), quarantined, reconciled, tuple(paused))
+
+
+# The kinds with an effect beyond the ledger (none is both).
+_ACTING = SUPPRESSES | WITHDRAWS
+
+
+def _decode(body: str) -> Any:
+    """The JSON value of `body` (None: not JSON). orjson first, for speed; what it
+    refuses and the standard library reads (NaN, integers past 64 bits) still reads."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
 
 
 def _join_email(unit: EventUnit, events: list[SendGridEvent]) -> tuple[dict[int, int], set[int]]:
@@ -209,27 +240,33 @@ def _join_email(unit: EventUnit, events: list[SendGridEvent]) -> tuple[dict[int,
 def _email_effects(
     unit: EventUnit, fresh: Sequence[Recorded], by_key: dict[str, SendGridEvent], now: datetime
 ) -> list[tuple[int, str]]:
-    """Suppress hard-bounced addresses, withdraw consent on unsubscribes and spam reports."""
-    kinds = {by_key[r.event.key].kind for r in fresh}
-    emails = sorted(
-        {e.email for r in fresh for e in [by_key[r.event.key]] if e.kind in WITHDRAWS and e.email}
-    )
-    owners = unit.customers_with("email", emails) if kinds & WITHDRAWS else {}
+    """Suppress hard-bounced addresses, withdraw consent on unsubscribes and spam reports.
+
+    Set-based: every bounced address of the batch in one suppression write
+    (the first bounce of an address names its customer), every withdrawing
+    customer in one consent write (the first event's key is the evidence).
+    """
+    acting = [(r, e) for r in fresh for e in [by_key[r.event.key]] if e.kind in _ACTING]
+    bounced: dict[str, int | None] = {}
+    withdrawing = [(r, e) for r, e in acting if e.kind in WITHDRAWS]
+    owners = unit.customers_with("email", sorted({e.email for _, e in withdrawing if e.email}))
+    evidence: dict[int, str] = {}
     complained: set[int] = set()
-    for r in fresh:
-        event = by_key[r.event.key]
-        if event.kind in SUPPRESSES and event.email:
-            unit.suppress(
-                "email", "email", event.email, r.customer_id, "hard_bounce", SENDGRID, now
-            )
-        if event.kind in WITHDRAWS:
-            customers = set(owners.get(event.email or "", []))
-            customers |= {r.customer_id} if r.customer_id is not None else set()
-            unit.set_consent(
-                customers, "email", "withdrawn", f"{SENDGRID} {event.kind}: {event.key}", now
-            )
+    for r, event in acting:
+        if event.kind in SUPPRESSES:
+            if event.email:
+                bounced.setdefault(event.email, r.customer_id)
+            continue
+        customers = set(owners.get(event.email or "", []))
+        customers |= {r.customer_id} if r.customer_id is not None else set()
+        for customer in sorted(customers):
+            evidence.setdefault(customer, f"{SENDGRID} {event.kind}: {event.key}")
         if event.kind == "complained" and r.campaign_id is not None:
             complained.add(r.campaign_id)
+    if bounced:
+        unit.suppress_all("email", "email", bounced, "hard_bounce", SENDGRID, now)
+    if evidence:
+        unit.set_consents(evidence, "email", "withdrawn", now)
     paused = []
     for campaign_id, (complaints, sent) in unit.complaint_counts(complained).items():
         reason = complaint_pause(complaints, sent)

@@ -25,6 +25,9 @@ ORDER_FIELDS = ORDER_FILE_FIELDS
 class DatabaseSettings(Frozen):
     url: str = "sqlite:///var/engine.sqlite3"
     echo: bool = False
+    # Page cache per SQLite connection: imports and the metrics refresh walk
+    # indexes far larger than SQLite's 2 MB default.
+    sqlite_cache_mb: Annotated[int, Field(ge=1, le=4096)] = 64
 
 
 class TrustSettings(Frozen):

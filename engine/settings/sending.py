@@ -25,7 +25,7 @@ class SendGridSettings(Frozen):
     host: Annotated[str, Field(pattern=r"^https?://")] = "https://api.sendgrid.com"
     timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
     # Requests in flight: one per personalised e-mail, ~50-200 ms each.
-    concurrency: Annotated[int, Field(ge=1, le=256)] = 128
+    concurrency: Annotated[int, Field(ge=1, le=1000)] = 256
     sandbox: bool = False  # mail_settings.sandbox_mode: accepted, never delivered
     custom_args_prefix: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,15}$")] = "ce_"
 
@@ -146,6 +146,10 @@ class DispatchSettings(Frozen):
         }
     )
     poll_seconds: Annotated[float, Field(gt=0)] = 5.0  # `campaign worker` idle wait
+    # SQLite page cache per connection of `campaign dispatch` and `campaign
+    # worker` (instead of database.sqlite_cache_mb): their reads are index
+    # seeks, and a pooled connection's full cache would be most of their memory.
+    sqlite_cache_mb: Annotated[int, Field(ge=1, le=4096)] = 8
 
     @field_validator("throttle", "quiet_hours", mode="before")
     @classmethod

@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from engine.config import load_settings
-from engine.web import create_app
+from engine.web import production_app
 
-app = create_app(load_settings())
+app = production_app(load_settings())

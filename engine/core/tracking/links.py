@@ -26,7 +26,9 @@ _A_TAG: Final = re.compile(
 _ATTRIBUTE: Final = re.compile(
     r"""([^\s"'>/=]++)(?:\s*+=\s*+("[^"]*+"|'[^']*+'|[^\s>]*+))?""",
 )
-_BODY_END: Final = re.compile(r"</body\s*>", re.IGNORECASE)
+# The last </body>: a greedy prefix backtracks from the end of the document,
+# a few characters in a mail, where scanning it all forwards reads every one.
+_LAST_BODY_END: Final = re.compile(r".*(</body\s*>)", re.IGNORECASE | re.DOTALL)
 _HEADER_UNSAFE: Final = re.compile(r"[\s<>]")
 PIXEL: Final = '<img src="{}" width="1" height="1" alt="" style="display:block;border:0">'
 
@@ -58,9 +60,40 @@ def track_links(
     ``data-no-track`` attribute and every URL in `skip` (the unsubscribe
     link). The pixel goes just before the last ``</body>``, or at the end.
     """
+    found = find_links(html, skip)
+    ids = {url: link_id(url) for url in found.links}
+    return TrackedHtml(found.fill(ids.__getitem__, click_url, pixel_url), found.links)
+
+
+@dataclass(frozen=True, slots=True)
+class FoundLinks:
+    """A document cut at its tracked ``href`` values: what `track_links` rewrites, found once.
+
+    `pieces` are the text around the values (one more than `urls`), `urls`
+    the destination of each value in order, `links` each destination once.
+    """
+
+    pieces: tuple[str, ...]
+    urls: tuple[str, ...]
+    links: tuple[str, ...]
+
+    def fill(
+        self, link_id: Callable[[str], int], click_url: Callable[[int], str], pixel_url: str | None
+    ) -> str:
+        """The document with every tracked value replaced by its click URL, plus the pixel."""
+        clicks = {url: '"' + escape(click_url(link_id(url))) + '"' for url in self.links}
+        out = [self.pieces[0]]
+        for url, piece in zip(self.urls, self.pieces[1:], strict=True):
+            out += (clicks[url], piece)
+        html = "".join(out)
+        return html if pixel_url is None else _with_pixel(html, PIXEL.format(escape(pixel_url)))
+
+
+def find_links(html: str, skip: Collection[str] = ()) -> FoundLinks:
+    """The tracked links of `html` (the rules of `track_links`), ready to `fill`."""
     skipped = frozenset(skip)
-    ids: dict[str, int] = {}
     pieces: list[str] = []
+    urls: list[str] = []
     done = 0
     for tag in _A_TAG.finditer(html):
         found = _href(tag[1])
@@ -69,16 +102,12 @@ def track_links(
         start, end, url = found
         if url in skipped:
             continue
-        if url not in ids:
-            ids[url] = link_id(url)
         offset = tag.start(1)
-        pieces += (html[done : offset + start], '"', escape(click_url(ids[url])), '"')
+        pieces.append(html[done : offset + start])
+        urls.append(url)
         done = offset + end
     pieces.append(html[done:])
-    out = "".join(pieces)
-    if pixel_url is not None:
-        out = _with_pixel(out, PIXEL.format(escape(pixel_url)))
-    return TrackedHtml(out, tuple(ids))
+    return FoundLinks(tuple(pieces), tuple(urls), tuple(dict.fromkeys(urls)))
 
 
 def _href(attributes: str) -> tuple[int, int, str] | None:
@@ -113,10 +142,10 @@ def _unescape(value: str) -> str:
 
 
 def _with_pixel(html: str, pixel: str) -> str:
-    ends = [end.start() for end in _BODY_END.finditer(html)]
-    if not ends:
+    end = _LAST_BODY_END.match(html)
+    if end is None:
         return html + pixel
-    return html[: ends[-1]] + pixel + html[ends[-1] :]
+    return html[: end.start(1)] + pixel + html[end.start(1) :]
 
 
 def one_click_headers(url: str) -> dict[str, str]:

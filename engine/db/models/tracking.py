@@ -47,15 +47,17 @@ class Event(Base):
     event_key: Mapped[str] = mapped_column(String(200), unique=True)
     source: Mapped[str] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(32))  # engine.core.tracking.events.KINDS
-    send_id: Mapped[int | None] = mapped_column(ForeignKey("sends.id"))
-    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
-    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    # No foreign keys (a row check each per event): copied from the send the
+    # writer has just read (migration 0010; `campaign db check` proves them).
+    send_id: Mapped[int | None] = mapped_column(Id)
+    campaign_id: Mapped[int | None] = mapped_column(Id)
+    customer_id: Mapped[int | None] = mapped_column(Id)
     occurred_at: Mapped[datetime]
     recorded_at: Mapped[datetime]
     machine: Mapped[bool] = mapped_column(default=False)  # machine opens (Apple MPP, scanners)
     url: Mapped[str | None] = mapped_column(Text)  # clicks
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)  # reason, type, error code
-    batch_id: Mapped[int | None] = mapped_column(ForeignKey("webhook_batches.id"))
+    batch_id: Mapped[int | None] = mapped_column(Id)  # the stored raw batch; no key either
     __table_args__ = (
         # follow-ups and reports read a send's events by kind and time
         Index("ix_events_send_kind", "send_id", "kind", "occurred_at"),
