@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import random
+import shutil
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from engine.bootstrap import Adapters
+from engine.bootstrap import Adapters, bootstrap
 from engine.core.scoring import MetricRules, lifecycle_for, segment_for
 from engine.services.metrics import refresh_metrics
+from engine.settings import Settings
 
 from .conftest import NOW
 from .helpers import load_customers, load_orders, rows, write_csv
@@ -112,6 +114,27 @@ def test_refresh_as_of_a_past_date_ignores_later_orders(adapters: Adapters, tmp_
     assert (a["frequency"], a["monetary_cents"], a["recency_days"]) == (1, 2000, 50)
     refresh_metrics(adapters.metrics, adapters.metric_rules(), NOW)
     assert by_customer(adapters)["A"]["frequency"] == 2  # rebuilt, not appended
+
+
+def test_sqlite_refresh_gives_its_pooled_connection_back_as_it_was(
+    sqlite_template: Path, settings: Settings, tmp_path: Path
+) -> None:
+    # SQLite only: on PostgreSQL the refresh changes nothing beyond its transaction (SET LOCAL)
+    shutil.copy(sqlite_template, tmp_path / "db.sqlite3")
+    adapters = bootstrap(settings, f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    _base(adapters, tmp_path, [("A", 5, "10.00")])
+    pragmas = ("PRAGMA cache_size", "PRAGMA temp_store")
+
+    def current() -> list[int]:
+        with adapters.engine.connect() as conn:
+            return [conn.exec_driver_sql(p).scalar_one() for p in pragmas]
+
+    before = current()
+    assert before == [-64 * 1024, 2]  # 64 MB, MEMORY: what other work wants
+    refresh_metrics(adapters.metrics, adapters.metric_rules(), NOW)
+    assert current() == before
+    assert by_customer(adapters)["A"]["frequency"] == 1
+    adapters.engine.dispose()
 
 
 def test_day_boundaries_are_exact(adapters: Adapters, tmp_path: Path) -> None:
