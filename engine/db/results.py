@@ -212,8 +212,7 @@ class _Folded:
     def sends(self, step: str, cell_id: int, code: int, n: int) -> None:
         """`n` sends of `step` to `cell_id` with this code; skipped ones count by reason."""
         index = self._index(step)
-        ordinal = code // 16
-        state = tallies.STATES[ordinal - 1] if 1 <= ordinal <= len(tallies.STATES) else "unknown"
+        state = tallies.state_of(code)
         column = _COLUMN.get(state)
         if index is None or column is None:
             return

@@ -38,6 +38,12 @@ SENDS = text(
 """Sends of those contacts per step, cell and code."""
 
 
+def state_of(code: int) -> str:
+    """The send state a code was made from (``unknown`` for a code no state makes)."""
+    ordinal = code // 16
+    return STATES[ordinal - 1] if 1 <= ordinal <= len(STATES) else "unknown"
+
+
 def cell_sizes(conn: Connection, campaign_id: int) -> dict[int, int]:
     """Treated and held-out contacts per cell id."""
     sizes: dict[int, int] = {}
@@ -50,7 +56,7 @@ def send_states(conn: Connection, campaign_id: int) -> dict[str, int]:
     """The campaign's sends per state (those to contacts in the experiment: all of them)."""
     states: dict[str, int] = {}
     for _, _, code, n in conn.execute(SENDS, {"campaign": campaign_id}):
-        state = STATES[int(code) // 16 - 1]
+        state = state_of(int(code))
         states[state] = states.get(state, 0) + int(n)
     return states
 
