@@ -178,6 +178,17 @@ def event_count(url: str) -> int:
     return count
 
 
+def applied_after(url: str, events: int, within: float = 30.0) -> float | None:
+    """Seconds until the ledger holds `events` events (callbacks are applied in bulk, after
+    the answer), or None when it does not within `within` seconds."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < within:
+        if event_count(url) >= events:
+            return time.perf_counter() - started
+        time.sleep(0.05)
+    return None
+
+
 def sendgrid_batches(
     key: ec.EllipticCurvePrivateKey, targets: list[tuple[int, str, str]], count: int
 ) -> list[tuple[bytes, dict[str, str]]]:
@@ -299,8 +310,10 @@ def load(args: argparse.Namespace) -> None:
     if len(latencies) == len(requests):
         print("sendgrid  (every prepared batch was posted before the bound: raise --batches)")
     callbacks = twilio_callbacks(base, sends(args.url, "sms"))
+    before = event_count(args.url)
     cpu = ServerCpu(args.server_pid, args.url)
     took, latencies, statuses = hammer(args.port, callbacks, args.connections, args.seconds)
+    lag = applied_after(args.url, before + len(latencies))
     app_cpu, db_cpu = cpu.used()
     latencies.sort()
     p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
@@ -309,6 +322,11 @@ def load(args: argparse.Namespace) -> None:
     )
     print(
         f"twilio    {len(latencies) / took:,.0f} requests/s; latency p50 {p(0.5):.1f} ms, p99 {p(0.99):.1f} ms, max {latencies[-1] * 1000:.1f} ms"
+    )
+    print(
+        f"twilio    every callback applied {lag:.2f} s after the last answer"
+        if lag is not None
+        else "twilio    NOT every callback was applied within 30 s of the last answer"
     )
     print(_cpu_line("twilio", app_cpu, db_cpu, took, len(latencies), "request", 1e3, "ms"))
     print(f"load average {' / '.join(f'{x:.2f}' for x in os.getloadavg())} (1 / 5 / 15 min)")

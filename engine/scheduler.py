@@ -17,7 +17,9 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from engine.bootstrap import Adapters, codebook, followup_options, followup_store
 from engine.db import tallies
+from engine.db.provider_events import SqlProviderEvents
 from engine.services.following import SpecCache, run_followups
+from engine.services.ingesting_status import drain_statuses
 from engine.services.launching import run_entries
 from engine.services.metrics import refresh_metrics
 
@@ -50,6 +52,8 @@ def ticks(adapters: Adapters, dispatch: Tick, followups: Tick | None = None) -> 
         ),
         # PostgreSQL appends report tallies per statement; fold them now and then
         "tallies": lambda: tallies.compact(adapters.engine),
+        # Twilio status callbacks a stopped web process kept but did not apply
+        "callbacks": lambda: drain_statuses(SqlProviderEvents(adapters.engine), now()),
     }
 
 
@@ -64,6 +68,7 @@ def build(adapters: Adapters, dispatch: Tick, followups: Tick | None = None) -> 
         "dispatch": poll,
         "followups": adapters.settings.followups.tick_seconds,
         "tallies": 300.0,
+        "callbacks": 30.0,
     }
     options = {"coalesce": True, "max_instances": 1, "replace_existing": True}
     for job_id, seconds in every.items():

@@ -19,6 +19,7 @@ def test_ticks_have_fixed_ids_and_never_run_twice_at_once(adapters: Adapters) ->
         "followups",
         "metrics-nightly",
         "tallies",
+        "callbacks",
     }
     for job in jobs.values():
         assert job.coalesce is True and job.max_instances == 1

@@ -37,7 +37,8 @@ ACCOUNT = "AC" + "1" * 32
 OUR_NUMBER = "+15005550006"
 
 
-def client(adapters: Adapters, token: str | None = TOKEN) -> FlaskClient:
+def client(adapters: Adapters, token: str | None = TOKEN, background: bool = False) -> FlaskClient:
+    """The app as Twilio reaches it; kept status callbacks wait for `settle` unless `background`."""
     s = adapters.settings
     twilio = s.channels.twilio.model_copy(update={"auth_token": token})
     settings = s.model_copy(
@@ -47,9 +48,16 @@ def client(adapters: Adapters, token: str | None = TOKEN) -> FlaskClient:
         }
     )
     app = create_app(
-        adapters=replace(adapters, settings=settings), clock=FakeClock(OPEN + timedelta(hours=1))
+        adapters=replace(adapters, settings=settings),
+        clock=FakeClock(OPEN + timedelta(hours=1)),
+        apply_in_background=background,
     )
     return app.test_client()
+
+
+def settle(web: FlaskClient) -> int:
+    """Apply the status callbacks the app has kept, now (its thread would, a moment later)."""
+    return int(web.application.extensions["engine"].statuses.drain())
 
 
 def post(
@@ -140,20 +148,27 @@ def test_status_callbacks_settle_delivery_and_a_failure_is_never_erased(adapters
     ]:
         path, params = status(sid["id"], sid_of(sid["id"]), value, sid["phone"], **extra)
         assert post(web, path, params).status_code == 200
+    assert settle(web) == 5
     after = counts(adapters)
     for _ in range(3):  # retries and replays change nothing
         path, params = status(
             b["id"], sid_of(b["id"]), "undelivered", b["phone"], ErrorCode="30003"
         )
         assert post(web, path, params).status_code == 200
+        assert settle(web) == 1
         assert counts(adapters) == after
     sends = {x["id"]: x for x in table(adapters, Send)}
     assert sends[a["id"]]["delivery"] == "delivered"
     assert sends[b["id"]]["delivery"] == "undelivered"
     assert after["events"] == 5 and after["suppressions"] == 0  # 30003 suppresses nothing
-    stored = table(adapters, WebhookBatch)[0]
+    batches = sorted(table(adapters, WebhookBatch), key=lambda x: x["id"])
+    stored = batches[0]
     assert f"MessageSid={sid_of(a['id'])}" in stored["body"]  # the raw form, as it came
     assert stored["headers"]["X-Twilio-Signature"]
+    assert stored["headers"][":path"] == f"/webhooks/twilio/status?send={a['id']}"
+    assert [(x["status"], x["events"]) for x in batches] == [("processed", 1)] * 5 + [
+        ("processed", 0)
+    ] * 3
 
 
 @pytest.mark.parametrize(
@@ -170,7 +185,9 @@ def test_error_codes_of_failures_mean_what_they_mean_at_create_time(
 ) -> None:
     s = texted(adapters, 10)
     path, params = status(s[0]["id"], sid_of(s[0]["id"]), "failed", s[0]["phone"], ErrorCode=code)
-    assert post(client(adapters), path, params).status_code == 200
+    web = client(adapters)
+    assert post(web, path, params).status_code == 200
+    settle(web)
     suppressions = table(adapters, Suppression)
     withdrawn = [c for c in table(adapters, Consent) if c["status"] == "withdrawn"]
     alerts = table(adapters, Alert)
@@ -194,7 +211,9 @@ def test_unknown_sends_are_reconciled_by_a_status_callback(adapters: Adapters) -
             .values(state="unknown", provider_message_id=None)
         )
     path, params = status(s[0]["id"], "SMreconciled0000000000000000000000", "sent", s[0]["phone"])
-    assert post(client(adapters), path, params).status_code == 200
+    web = client(adapters)
+    assert post(web, path, params).status_code == 200
+    settle(web)
     send = next(x for x in table(adapters, Send) if x["id"] == s[0]["id"])
     assert (
         send["state"] == "sent"
@@ -205,7 +224,9 @@ def test_unknown_sends_are_reconciled_by_a_status_callback(adapters: Adapters) -
 def test_a_callback_without_its_send_query_joins_by_message_sid(adapters: Adapters) -> None:
     s = texted(adapters, 10)
     path, params = status(None, sid_of(s[1]["id"]), "delivered", s[1]["phone"])
-    assert post(client(adapters), path, params).status_code == 200
+    web = client(adapters)
+    assert post(web, path, params).status_code == 200
+    settle(web)
     assert (
         next(x for x in table(adapters, Send) if x["id"] == s[1]["id"])["delivery"] == "delivered"
     )

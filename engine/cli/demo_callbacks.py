@@ -25,6 +25,8 @@ from engine.bootstrap import Adapters
 from engine.db.outbox import SqlOutboxReader
 from engine.testing.signing import SendGridSigner, hmac_headers, twilio_headers
 from engine.web import create_app
+from engine.web.applier import StatusApplier
+from engine.web.context import WebContext
 
 # The known truth of the demo: purchase probability in the response window.
 BUY: dict[str, float] = {"control": 0.04, "offer15": 0.07, "offer20": 0.09}
@@ -91,6 +93,7 @@ class Site:
     client: FlaskClient
     clock: DemoClock
     public_url: str
+    statuses: StatusApplier  # kept Twilio status callbacks wait for its `drain()`
 
 
 def callback_site(adapters: Adapters, signer: SendGridSigner, secrets: dict[str, str]) -> Site:
@@ -116,8 +119,9 @@ def callback_site(adapters: Adapters, signer: SendGridSigner, secrets: dict[str,
         adapters, settings=settings.model_copy(update={"webhooks": hooks, "channels": channels})
     )
     clock = DemoClock(datetime.now().astimezone())
-    app = create_app(adapters=demo, clock=clock)
-    return Site(app.test_client(), clock, settings.sender.public_url.rstrip("/"))
+    app = create_app(adapters=demo, clock=clock, apply_in_background=False)
+    context: WebContext = app.extensions["engine"]
+    return Site(app.test_client(), clock, settings.sender.public_url.rstrip("/"), context.statuses)
 
 
 def _sendgrid(

@@ -59,6 +59,7 @@ class WebCallbacks:
                 self._twilio_status(p)
             elif p.message.channel == "sms" and p.kind in INBOUND:
                 self._twilio_inbound(p)
+        self.site.statuses.drain()  # applied at this moment of the simulation
         mail = [p for p in planned if p.message.channel == "mail" and p.kind != "responded"]
         if mail:
             self._mail(mail, now)

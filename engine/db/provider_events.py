@@ -21,12 +21,12 @@ from engine.core.sending.due import SuppressionKind, suppression_token
 from engine.core.tracking.events import NewEvent
 from engine.db.dispatch import reconcile_sends
 from engine.db.effects import pause_campaign, record_alert
-from engine.db.ledger import LedgerUnit, Recorded, SendRef, SqlLedger
+from engine.db.ledger import Kept, LedgerUnit, Recorded, SendRef, SqlLedger
 from engine.db.models import Customer, Event, Send, Suppression
 from engine.db.optouts import customers_by, set_consents, suppress_new, withdrawn_customers
 from engine.db.responses import insert_responses
 
-__all__ = ["ProviderUnit", "Recorded", "SendRef", "SmsContact", "SqlProviderEvents"]
+__all__ = ["Kept", "ProviderUnit", "Recorded", "SendRef", "SmsContact", "SqlProviderEvents"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +46,18 @@ class SqlProviderEvents:
     def store_batch(self, source: str, body: str, headers: dict[str, str], now: datetime) -> int:
         """Keep the verified raw body durably (own transaction); returns its batch id."""
         return SqlLedger(self.engine).store_batch(source, body, headers, now)
+
+    def keep(self, source: str, body: str, headers: dict[str, str], now: datetime) -> int:
+        """Keep a verified callback to be applied later (one autocommitted statement)."""
+        return SqlLedger(self.engine).keep(source, body, headers, now)
+
+    @contextmanager
+    def claimed(
+        self, source: str, limit: int, now: datetime
+    ) -> Iterator[tuple[list[Kept], ProviderUnit]]:
+        """ONE transaction applying up to `limit` kept callbacks of `source`, oldest first."""
+        with SqlLedger(self.engine).unit() as ledger:
+            yield ledger.claim(source, limit, now), ProviderUnit(ledger)
 
     @contextmanager
     def unit(self) -> Iterator[ProviderUnit]:
@@ -85,10 +97,17 @@ class ProviderUnit:
         return self.ledger.conn
 
     def record(
-        self, events: Sequence[NewEvent], now: datetime, batch_id: int | None
+        self,
+        events: Sequence[NewEvent],
+        now: datetime,
+        batch_id: int | None,
+        batch_ids: Sequence[int] | None = None,
     ) -> list[Recorded]:
         """Record events new to the ledger; returns only those (effects are for them)."""
-        return self.ledger.record(events, now, batch_id)
+        return self.ledger.record(events, now, batch_id, batch_ids)
+
+    def count_events(self, events: Mapping[int, int]) -> None:
+        self.ledger.count_events(events)
 
     def quarantine(
         self, batch_id: int, source: str, position: int, reason: str, raw: str, now: datetime

@@ -69,7 +69,11 @@ class EventUnit(Protocol):
     """One transaction of the event store (`engine.db.provider_events.ProviderUnit`)."""
 
     def record(
-        self, events: Sequence[NewEvent], now: datetime, batch_id: int | None
+        self,
+        events: Sequence[NewEvent],
+        now: datetime,
+        batch_id: int | None,
+        batch_ids: Sequence[int] | None = None,
     ) -> Sequence[Recorded]: ...
     def quarantine(
         self, batch_id: int, source: str, position: int, reason: str, raw: str, now: datetime

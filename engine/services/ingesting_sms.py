@@ -1,10 +1,10 @@
-"""Use cases of Twilio callbacks: message status callbacks and inbound texts.
+"""Use case of Twilio's inbound texts (status callbacks: `engine.services.ingesting_status`).
 
 Same shape as the SendGrid use case (`engine.services.ingesting`), in ONE
-transaction per callback: the raw body is stored and what is new applied
+transaction per text: the raw body is stored and what is new applied
 together, committed before the answer (`EventStore.stored`: if processing
-fails, the body is still stored on its own). A callback is one event, so
-the round trips of a second transaction were half its cost.
+fails, the body is still stored on its own). A STOP takes effect before
+Twilio hears back, and the answer may carry the one confirmation.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from engine.core.tracking.events import NewEvent
 from engine.core.tracking.replies import Intent, classify, confirmation
 from engine.core.tracking.sendgrid_events import Unusable
 from engine.core.tracking.twilio_events import SOURCE as TWILIO
-from engine.core.tracking.twilio_events import parse_inbound, parse_status
+from engine.core.tracking.twilio_events import parse_inbound
 from engine.services.ingesting import EventStore, EventUnit, Ingested, SmsContact
 
 # Inbound texts in the ledger, by what they ask for.
@@ -47,53 +47,6 @@ class InboundResult:
     ingested: Ingested
     intent: Intent | None = None
     answer: str | None = None
-
-
-def ingest_twilio_status(
-    store: EventStore,
-    body: str,
-    params: Mapping[str, str],
-    send: str | None,
-    headers: dict[str, str],
-    now: datetime,
-) -> Ingested:
-    """Store and apply a verified status callback (`send`: the ``send`` value of its URL).
-
-    Every callback proves Twilio took the message: an `unknown` send
-    becomes `sent` with the MessageSid. A failure's ErrorCode means what it
-    means at create time (`twilio_outcome`): suppress the phone, withdraw
-    consent, or alert an operator.
-    """
-    parsed = parse_status(params, send, headers.get("I-Twilio-Idempotency-Token"), now)
-    with store.stored("twilio_status", body, headers, now) as (batch_id, unit):
-        if isinstance(parsed, Unusable):
-            unit.quarantine(batch_id, TWILIO, 0, parsed.reason, body, now)
-            unit.finish_batch(batch_id, 0, 1, now)
-            return Ingested(batch_id, 0, 1, usable=False)
-        refs = unit.sends([parsed.send_id] if parsed.send_id is not None else [], "sms")
-        send_id = parsed.send_id if parsed.send_id in refs else None
-        if send_id is None:
-            send_id = unit.sms_sends_by_sid([parsed.message_sid]).get(parsed.message_sid)
-            refs = unit.sends([send_id] if send_id is not None else [], "sms")
-        fresh = unit.record([parsed.new_event(send_id)], now, batch_id)
-        reconciled = 0
-        ref = refs.get(send_id) if send_id is not None else None
-        if fresh and send_id is not None and ref is not None:
-            if ref.state in ("unknown", "sending"):
-                reconciled = unit.reconcile([(send_id, parsed.message_sid)], now)
-            outcome = parsed.outcome(send_id)
-            if outcome is not None:
-                why = outcome.error or outcome.kind
-                if outcome.suppress and parsed.to:
-                    unit.suppress("sms", "phone", parsed.to, ref.customer_id, why, TWILIO, now)
-                if outcome.opt_out:
-                    unit.set_consent(
-                        [ref.customer_id], "sms", "withdrawn", f"send {send_id}: {why}", now
-                    )
-                if outcome.alert:
-                    unit.alert(ref.campaign_id, send_id, "sms", outcome.alert, now)
-        unit.finish_batch(batch_id, len(fresh), 0, now)
-    return Ingested(batch_id, len(fresh), 0, reconciled)
 
 
 def ingest_twilio_inbound(

@@ -103,6 +103,9 @@ class WebhookSettings(Frozen):
     responses_secret: str | None = None  # the shop / POS: POST /webhooks/responses
     mail_secret: str | None = None  # the mail house or print API: POST /webhooks/mail
     calls_secret: str | None = None  # the call centre: POST /webhooks/calls
+    # Twilio status callbacks are kept in the request and applied in bulk by
+    # the web process this long after the first of a burst arrives.
+    twilio_status_delay_ms: Annotated[int, Field(ge=0, le=60_000)] = 200
 
 
 def _rate(value: Any) -> Any:

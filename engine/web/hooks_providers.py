@@ -4,11 +4,13 @@
   header and the raw body is checked (official `EventWebhook` helper)
   before anything is parsed; no key configured, a missing header, bad
   base64 or a wrong signature: 403, nothing stored. Not a JSON array: 400.
-- ``POST /webhooks/twilio/status?send=<id>`` and ``POST /webhooks/twilio/inbound``:
-  ``X-Twilio-Signature`` is checked (official `RequestValidator`) against
-  the public URL Twilio was given (``sender.public_url`` + path + query:
-  behind a TLS proxy the URL this process sees differs). Missing or wrong:
-  403, nothing stored. Inbound answers TwiML with at most one message.
+- ``POST /webhooks/twilio/inbound``: ``X-Twilio-Signature`` is checked
+  (official `RequestValidator`) against the public URL Twilio was given
+  (``sender.public_url`` + path + query: behind a TLS proxy the URL this
+  process sees differs). Missing or wrong: 403, nothing stored. The text is
+  applied in the request and answered with TwiML of at most one message.
+  Status callbacks have their own endpoint in front of Flask
+  (`engine.web.twilio_status`).
 
 The database unreachable or busy: 503, so the provider retries; nothing is
 half-applied (one transaction per batch).
@@ -22,15 +24,13 @@ from typing import Final
 
 from flask import Blueprint, Response, request
 from sendgrid.helpers.eventwebhook import EventWebhook
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
-from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from engine.db.provider_events import SqlProviderEvents
 from engine.services.ingesting import ingest_sendgrid
-from engine.services.ingesting_sms import ReplyTexts, ingest_twilio_inbound, ingest_twilio_status
-from engine.web.context import engine_context
+from engine.services.ingesting_sms import ReplyTexts, ingest_twilio_inbound
+from engine.web.context import DATABASE_DOWN, engine_context
+from engine.web.twilio_status import signed
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("provider_hooks", __name__)
@@ -40,7 +40,6 @@ TIMESTAMP: Final = "X-Twilio-Email-Event-Webhook-Timestamp"
 TWILIO_SIGNATURE: Final = "X-Twilio-Signature"
 # Headers kept with the raw batch (what verification and dedupe used).
 KEPT: Final = (SIGNATURE, TIMESTAMP, "X-Twilio-Signature", "I-Twilio-Idempotency-Token")
-DATABASE_DOWN: Final = (OperationalError, InterfaceError, PoolTimeout)
 TWIML: Final = "application/xml"
 
 
@@ -57,21 +56,6 @@ def sendgrid_events() -> Response:
     if not done.usable:
         return _answer(400, "the body is not a JSON array of events")
     return _answer(200, f"{done.events} new events, {done.quarantined} quarantined")
-
-
-@blueprint.post("/webhooks/twilio/status")
-def twilio_status() -> Response:
-    """Verify, store and apply one message status callback."""
-    body = request.get_data(as_text=True)  # first: the form is then parsed from the cached body
-    if not _verified_twilio():
-        return _answer(403, "signature not verified")
-    context = engine_context()
-    params = request.form.to_dict()
-    send = request.args.get("send")
-    done = ingest_twilio_status(_store(), body, params, send, _headers(), context.clock())
-    if not done.usable:
-        return _answer(400, "not a message status callback")
-    return _answer(200, "ok")
 
 
 @blueprint.post("/webhooks/twilio/inbound")
@@ -123,14 +107,7 @@ def _verified_sendgrid(public_key: str | None) -> str | None:
 def _verified_twilio() -> bool:
     """True when X-Twilio-Signature matches the public URL and the form parameters."""
     token = engine_context().adapters.settings.channels.twilio.auth_token
-    signature = request.headers.get(TWILIO_SIGNATURE)
-    if not token or not signature:
-        return False
-    try:
-        return bool(_validator(token).validate(_public_url(), request.form, signature))
-    except Exception:  # a malformed request must not become a 500
-        log.info("Twilio webhook with an unverifiable signature", exc_info=True)
-        return False
+    return signed(token, _public_url(), request.form, request.headers.get(TWILIO_SIGNATURE))
 
 
 def _public_url() -> str:
@@ -144,11 +121,6 @@ def _public_url() -> str:
 def _verifier(public_key: str) -> EventWebhook:
     # Loading the key parses PEM: once per key, not per request.
     return EventWebhook(public_key)
-
-
-@lru_cache(maxsize=4)
-def _validator(token: str) -> RequestValidator:
-    return RequestValidator(token)
 
 
 def _store() -> SqlProviderEvents:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
+from urllib.parse import unquote_plus
 
 from engine.core.sending.message import Outcome
 from engine.core.sending.providers import twilio_outcome
@@ -35,6 +36,34 @@ STATUS_KINDS: Final[Mapping[str, str]] = {
     "canceled": "failed",
 }
 _SID_MAX = 64
+
+
+def form_pairs(body: str) -> list[tuple[str, str]]:
+    """The (name, value) pairs of an ``application/x-www-form-urlencoded`` body, in order.
+
+    What `urllib.parse.parse_qsl(body, keep_blank_values=True)` returns
+    (UTF-8, invalid bytes replaced), at a fraction of its cost: most of
+    Twilio's names and values need no unquoting at all.
+    """
+    pairs = []
+    for field in body.split("&"):
+        if not field:
+            continue
+        name, _, value = field.partition("=")
+        if "%" in name or "+" in name:
+            name = unquote_plus(name, errors="replace")
+        if "%" in value or "+" in value:
+            value = unquote_plus(value, errors="replace")
+        pairs.append((name, value))
+    return pairs
+
+
+def first_values(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """Name -> its first value (a repeated name keeps the first, as Flask's ``form.to_dict()``)."""
+    found: dict[str, str] = {}
+    for name, value in pairs:
+        found.setdefault(name, value)
+    return found
 
 
 @dataclass(frozen=True, slots=True)
