@@ -17,6 +17,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
+from twilio.request_validator import RequestValidator
 
 from engine.bootstrap import Adapters
 from engine.db.connect import make_engine
@@ -26,7 +27,7 @@ from engine.scheduler import build
 from engine.services.ingesting_status import KIND, apply_statuses, drain_statuses
 
 from .test_dispatch import OPEN, table
-from .test_webhooks_twilio import client, post, settle, sid_of, status, texted
+from .test_webhooks_twilio import PUBLIC, TOKEN, client, post, settle, sid_of, status, texted
 
 
 def kept(adapters: Adapters) -> list[str]:
@@ -198,3 +199,14 @@ def test_a_connection_idle_for_a_while_is_pinged_first(
     finally:
         admin.dispose()
         engine.dispose()
+
+
+def test_a_signature_over_the_url_with_its_port_is_still_twilios(adapters: Adapters) -> None:
+    sends = texted(adapters, 2)
+    path, params = status(sends[0]["id"], sid_of(sends[0]["id"]), "delivered", sends[0]["phone"])
+    with_port = PUBLIC.replace("hooks.shop.example", "hooks.shop.example:443") + path
+    signature = RequestValidator(TOKEN).compute_signature(with_port, params)
+    web = client(adapters)
+    assert post(web, path, params, signature).status_code == 200
+    assert post(web, path, params, signature[:-2] + "xx").status_code == 403
+    assert settle(web) == 1
