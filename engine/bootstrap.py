@@ -54,8 +54,8 @@ class Adapters:
     launches: SqlLaunches
     renderer: TemplateRenderer
 
-    def orders(self, source: str) -> SqlOrderStore:
-        return SqlOrderStore(self.engine, source)
+    def orders(self, source: str, credit_at: datetime | None = None) -> SqlOrderStore:
+        return SqlOrderStore(self.engine, source, credit_at)
 
     def parse_options(self) -> ParseOptions:
         imports = self.settings.imports

@@ -11,7 +11,17 @@ from sqlalchemy import func, insert, select, update
 from engine.bootstrap import Adapters
 from engine.cli import cli
 from engine.db import integrity
-from engine.db.models import Cell, Consent, Contact, Customer, CustomerSource, Event, Order, Send
+from engine.db.models import (
+    Cell,
+    Consent,
+    Contact,
+    Customer,
+    CustomerSource,
+    Event,
+    Order,
+    Response,
+    Send,
+)
 
 from .conftest import NOW
 from .report_campaign import build
@@ -23,6 +33,7 @@ IMPORT_CHECKS = (
     "orders without their import batch",
     "customers without their import batch",
     "customer_sources without their import batch",
+    "responses without their customer",
 )
 
 
@@ -107,6 +118,11 @@ def test_orders_and_rows_of_an_unknown_import_batch_are_found(adapters: Adapters
         conn.execute(
             insert(Order),
             order | {"customer_id": customer.id, "external_order_id": "b", "import_batch_id": 777},
+        )
+        conn.execute(
+            insert(Response),
+            {"source": "shop", "source_ref": "a", "kind": "purchase", "customer_id": 999_999}
+            | {"attribution": "none", "occurred_at": NOW, "recorded_at": NOW, "detail": {}},
         )
     found = {f.check: f.rows for f in integrity.check(adapters.engine)}
     assert {check: found[check] for check in IMPORT_CHECKS} == dict.fromkeys(IMPORT_CHECKS, 1)

@@ -29,7 +29,7 @@ def test_migrated_schema_matches_the_models(database_url: str) -> None:
 def test_upgrade_is_idempotent_and_downgrade_returns_to_empty(database_url: str) -> None:
     engine = make_engine(database_url)
     migrate.upgrade(engine)  # already at head: a no-op
-    assert migrate.current(engine) == "0010"
+    assert migrate.current(engine) == "0011"
     migrate.downgrade(engine, "base")
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     with pytest.raises(SchemaNotReady, match="campaign db upgrade"):
@@ -74,7 +74,7 @@ def test_upgrading_keeps_rows_that_reference_a_rebuilt_table(database_url: str) 
             | {"headers": {}, "created_at": NOW},
         )
     migrate.upgrade(engine)
-    assert migrate.current(engine) == "0010"
+    assert migrate.current(engine) == "0011"
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(OutboxMessage)).scalar() == 1
         assert conn.execute(select(Send.customer_id)).scalar() == 1

@@ -6,11 +6,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import delete, insert, select
 
 from engine.bootstrap import Adapters
 from engine.db.attribution import SqlResponseUnits
 from engine.db.models import Consent, Customer, Order, Response
+from engine.errors import InputFileError
 
 from .conftest import NOW
 from .helpers import load_customers, load_orders, write_csv
@@ -96,3 +98,30 @@ def test_the_python_pass_runs_only_for_orders_of_contacted_customers(
         assert history.credit_uncontacted("shop", None, LATER) == (2, False)
         assert history.credit_uncontacted("shop", None, LATER) == (0, False)  # idempotent
     assert {r["attribution"] for r in table(adapters, Response)} == {"none"}
+
+
+def test_before_any_contact_each_batch_writes_its_orders_responses(
+    adapters: Adapters, tmp_path: Path
+) -> None:
+    refs = [f"c{i}" for i in range(3)]
+    _people(adapters, tmp_path, "people", refs)
+    object.__setattr__(adapters.settings.imports, "batch_size", 100)
+    # 300 rows: past the 8 kB the header check reads, so the import starts.
+    good = [[f"o{i}", refs[i % 3], "2026-10-06T08:00:00Z", f"{i}.50"] for i in range(300)]
+    path = write_csv(
+        tmp_path / "orders.csv", ["order_id", "customer_id", "ordered_at", "amount"], good
+    )
+    with path.open("ab") as handle:
+        handle.write(b"o999,c0,2026-10-06T08:00:00Z,\xff\xfe\n")  # unreadable: the import stops
+    with pytest.raises(InputFileError, match="cannot read CSV"):
+        load_orders(adapters, path, source="shop", now=LATER, customer_source="internal:shop")
+    # The batches before it committed with their responses, though the import never finished.
+    batch = {r["source_ref"]: _without_id(r) for r in table(adapters, Response)}
+    assert len(table(adapters, Order)) == len(batch) >= 100
+    assert {r["attribution"] for r in batch.values()} == {"none"}
+    # The rows are those the set-based pass after an import writes.
+    with adapters.engine.begin() as conn:
+        conn.execute(delete(Response))
+    with SqlResponseUnits(adapters.engine).unit() as history:
+        assert history.credit_uncontacted("shop", None, LATER) == (len(batch), False)
+    assert {r["source_ref"]: _without_id(r) for r in table(adapters, Response)} == batch

@@ -170,6 +170,8 @@ def import_order_file(
     settings = adapters.settings
     options = OrderOptions(settings.currency.base, settings.currency.rates, adapters.zone, now)
 
+    store = adapters.orders(source, credit_at=now)
+
     # No parser processes: an order row parses in a few microseconds, less
     # than it costs to ship it to another process and back. One writer
     # thread instead, so that the database works while the next batch parses.
@@ -183,7 +185,7 @@ def import_order_file(
                 mapping=settings.imports.order_mapping() | (overrides or {}),
                 options=options,
                 batch_size=settings.imports.batch_size,
-                store=adapters.orders(source),
+                store=store,
                 log=adapters.log,
                 rejects=sink,
                 now=now,
@@ -193,18 +195,25 @@ def import_order_file(
 
     label = f"orders from {file.name}"
     summary = _import_file(adapters, console, file, label, rejects, now, run)
-    credit_imported_orders(adapters, console, source, now, summary.batch_id)
+    credit_imported_orders(adapters, console, source, now, summary.batch_id, store.credited())
     return summary
 
 
 def credit_imported_orders(
-    adapters: Adapters, console: Console, source: str, now: datetime, batch_id: int | None
+    adapters: Adapters,
+    console: Console,
+    source: str,
+    now: datetime,
+    batch_id: int | None,
+    written: int | None = None,
 ) -> Counter[str]:
     """Purchase responses for the orders of import batch `batch_id` (None: of
-    `source`, every order without one), set-based by page."""
+    `source`, every order without one), set-based by page; `written`: the
+    ``none`` responses the import's batches already wrote (all there were)."""
     rules = campaign_rules(adapters.launches.all(), adapters.zone)
     units = SqlResponseUnits(adapters.engine)
-    done = credit_orders(units, rules, codebook(adapters.settings), source, now, batch_id)
+    codes = codebook(adapters.settings)
+    done = credit_orders(units, rules, codes, source, now, batch_id, written=written)
     counts = ", ".join(f"{kind} {done[kind]}" for kind in ("direct", "inferred", "none"))
     console.print(f"responses: {sum(done.values())} new ({counts})")
     return done

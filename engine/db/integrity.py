@@ -1,4 +1,4 @@
-"""Referential checks for the keys the schema leaves out (migrations 0008, 0009, 0010).
+"""Referential checks for the keys the schema leaves out (migrations 0008 to 0011).
 
 `contacts` and `sends` have no foreign keys to their campaign, cell,
 customer and contact: a launch would pay a row-by-row check for each of
@@ -8,7 +8,9 @@ their customer, nor the import batch ids of `orders`, `customers` and
 engine deletes those parents, and every writer inserts ids it has just read; these anti-joins prove it on a live
 database (`campaign db check`), one scan per check. The same holds for
 the send, campaign, customer and batch of `events` (0010): a webhook copies
-them from the send it has just read and the batch it has just stored.
+them from the send it has just read and the batch it has just stored,
+and for the customer of `responses` (0011): the order import writes it in
+the statement that joins the order to its customer.
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ CHECKS: dict[str, str] = {
         WHERE NOT EXISTS (SELECT 1 FROM customers AS p WHERE p.id = t.customer_id)"""
         for table in ("orders", "customer_sources", "consents")
     },
+    "responses without their customer": """
+        SELECT COUNT(*) FROM responses AS r
+        WHERE r.customer_id IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM customers AS p WHERE p.id = r.customer_id)""",
     **{
         f"{table} without their import batch": f"""
         SELECT COUNT(*) FROM {table} AS t WHERE t.import_batch_id IS NOT NULL

@@ -9,6 +9,13 @@ responses exactly as the Python path would (same columns, ``detail`` empty,
 ON CONFLICT DO NOTHING on uq_responses_source_ref), and the Python pass runs
 only when an order of a contacted customer is left.
 
+Before any campaign has counted contacts (the first loads of a customer
+base, the largest imports) nothing can claim any order, so the order import
+writes each batch's ``none`` responses with the batch itself
+(`credit_new_orders`, or the PostgreSQL load statement in engine.db.orders),
+in the writer thread and the same transaction: no second pass over the
+orders, and no committed order without its response.
+
 `contacts` has no customer-first index (it would cost every launch), so the
 contacted customers are one set per statement, never a probe per order:
 PostgreSQL plans the correlated NOT EXISTS as a hash anti-join; SQLite
@@ -20,7 +27,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, text
+from sqlalchemy import Connection, TextClause, bindparam, text
 
 from engine.core.tracking.attribution import COUNTED
 from engine.db.types import UTCDateTime
@@ -39,16 +46,25 @@ _UNCONTACTED = {
         f" WHERE c.customer_id = o.customer_id AND c.status IN ({_STATUSES}))"
     ),
 }
+# The `none` purchase response of each order `o`, as the Python path stores it;
 # `WHERE` before ON CONFLICT keeps SQLite's parser from reading it as a join clause.
-_INSERT_NONE = """
+INSERT_NONE_FROM = """
     INSERT INTO responses (source, source_ref, kind, customer_id, attribution,
                            occurred_at, recorded_at, value_cents, detail)
     SELECT o.source_name, o.external_order_id, 'purchase', o.customer_id, 'none',
            o.ordered_at, :now, o.base_amount_cents, '{{}}'
-    FROM orders o
-    WHERE {scope} AND {uncontacted}
+    FROM {orders} o
+    WHERE {where}
     ON CONFLICT (source, source_ref, kind) DO NOTHING
 """
+ANY_COUNTED = text(f"SELECT EXISTS (SELECT 1 FROM contacts WHERE status IN ({_STATUSES}))")
+"""Whether any contact counts for attribution (treated or held out): while none
+does, every order is credited ``none``."""
+# The orders a batch has just inserted on SQLite: rowids above the largest one
+# before its INSERT (SQLite writes one transaction at a time and numbers new
+# rows max + 1), read back on the primary key while their pages are cached.
+_NEW_ORDERS = "o.id > :before AND o.import_batch_id = :batch_id"
+LAST_ORDER_ID = text("SELECT COALESCE(MAX(id), 0) FROM orders")
 # Is any order in scope left for the Python pass: one of a contacted customer
 # without its purchase response (uq_responses_source_ref serves the probe).
 _ANY_LEFT = f"""
@@ -70,7 +86,21 @@ def credit_uncontacted(
     params: dict[str, object] = {"source": source, "now": now}
     if batch_id is not None:
         params["batch_id"] = batch_id
-    insert = text(_INSERT_NONE.format(scope=scope, uncontacted=_UNCONTACTED[conn.dialect.name]))
-    inserted = conn.execute(insert.bindparams(bindparam("now", type_=UTCDateTime())), params)
+    where = f"{scope} AND {_UNCONTACTED[conn.dialect.name]}"
+    inserted = conn.execute(none_responses("orders", where), params)
     left = conn.execute(text(_ANY_LEFT.format(scope=scope)), params).scalar_one()
     return inserted.rowcount, bool(left)
+
+
+def none_responses(orders: str, where: str) -> TextClause:
+    """INSERT the ``none`` purchase responses of the rows `where` of `orders`
+    (a table, or a CTE with the same columns), recorded at ``:now``."""
+    statement = text(INSERT_NONE_FROM.format(orders=orders, where=where))
+    return statement.bindparams(bindparam("now", type_=UTCDateTime()))
+
+
+def credit_new_orders(conn: Connection, batch_id: int, before: int, now: datetime) -> int:
+    """SQLite: ``none`` responses for the orders of `batch_id` inserted after
+    order id `before` in this transaction; returns how many were new."""
+    params = {"batch_id": batch_id, "before": before, "now": now}
+    return int(conn.execute(none_responses("orders", _NEW_ORDERS), params).rowcount)

@@ -1,19 +1,31 @@
 """Named statements behind the order import.
 
 Each batch is staged in a temporary table (COPY on PostgreSQL, executemany
-on SQLite) and resolved with two set-based statements: one INSERT .. SELECT
-that joins staged rows to their customers and skips known order ids (ON
-CONFLICT DO NOTHING makes re-imports no-ops), one SELECT for the staged rows
-whose customer is unknown, which become rejects.
+on SQLite) and resolved set-based: an INSERT .. SELECT joins staged rows to
+their customers and skips known order ids (ON CONFLICT DO NOTHING makes
+re-imports no-ops), the staged rows whose customer is unknown become
+rejects, and, while no contact counts for attribution, the new orders' ``none``
+purchase responses are written in the same transaction (engine.db.order_credit).
+PostgreSQL does all of it in one statement (`LOAD_POSTGRESQL`), SQLite in
+three in-process ones.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Engine, text
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine, bindparam, text
 
 from engine.core.orders import OrderRecord
 from engine.db import bulk
 from engine.db.models import Order
+from engine.db.order_credit import (
+    ANY_COUNTED,
+    INSERT_NONE_FROM,
+    LAST_ORDER_ID,
+    credit_new_orders,
+)
+from engine.db.types import UTCDateTime
 from engine.db.upsert import insert_new
 
 STAGE_COLUMNS = (
@@ -62,24 +74,82 @@ UNKNOWN_CUSTOMERS = text("""
     ORDER BY s.line
 """)
 
+# One statement, one round trip and one join per batch on PostgreSQL: the
+# staged rows meet their customers once (MATERIALIZED: both the INSERT and the
+# unknown-customer arrays read that join), and the `none` responses come from
+# the INSERT's RETURNING, not from reading the orders back.
+LOAD_POSTGRESQL = text(
+    """
+    WITH staged AS MATERIALIZED (
+        SELECT s.*, cs.customer_id FROM order_stage s
+        LEFT JOIN customer_sources cs ON cs.source_name = :customer_source
+                                      AND cs.source_ref = s.customer_ref AND cs.source_ref <> ''
+    ), new_orders AS (
+        INSERT INTO orders (customer_id, source_name, external_order_id, ordered_at, amount_cents,
+                            currency, base_amount_cents, quantity, channel, category, brand,
+                            import_batch_id)
+        SELECT customer_id, :source, order_ref, ordered_at, amount_cents, currency,
+               base_amount_cents, quantity, channel, category, brand, :batch_id
+        FROM staged WHERE customer_id IS NOT NULL
+        ORDER BY line
+        ON CONFLICT (source_name, external_order_id) DO NOTHING
+        RETURNING source_name, external_order_id, customer_id, ordered_at, base_amount_cents
+    ), credited AS ("""
+    + INSERT_NONE_FROM.format(orders="new_orders", where=":credit")
+    + """ RETURNING 1)
+    SELECT (SELECT count(*) FROM new_orders), (SELECT count(*) FROM credited),
+           ARRAY(SELECT line FROM staged WHERE customer_id IS NULL ORDER BY line),
+           ARRAY(SELECT customer_ref FROM staged WHERE customer_id IS NULL ORDER BY line)
+    """
+).bindparams(bindparam("now", type_=UTCDateTime()))
+
 
 class SqlOrderStore:
-    """The order-import port over SQLAlchemy (SQLite and PostgreSQL)."""
+    """The order-import port over SQLAlchemy (SQLite and PostgreSQL).
 
-    def __init__(self, engine: Engine, source: str) -> None:
+    With `credit_at`, batches also write the ``none`` purchase responses of
+    their new orders (recorded at `credit_at`) while no contact counts for
+    attribution, checked at the first batch: an order file is dated up to
+    the import's `now`, before the window of any contact made later.
+    `credited` says what was written.
+    """
+
+    def __init__(self, engine: Engine, source: str, credit_at: datetime | None = None) -> None:
         self.engine = engine
         self.source = source
+        self.credit_at = credit_at
+        self._crediting: bool | None = None  # decided in the first batch's transaction
+        self._credited = 0
+
+    def credited(self) -> int | None:
+        """``none`` responses the batches wrote; None when they wrote none
+        because some contact counts (engine.services.responding credits them)."""
+        return self._credited if self._crediting else None
 
     def load(
         self, records: list[OrderRecord], customer_source: str, batch_id: int
     ) -> tuple[int, list[tuple[int, str]]]:
         """Insert the batch's new orders; returns (inserted, [(line, unknown customer)])."""
         with self.engine.begin() as conn:
+            if self._crediting is None:
+                self._crediting = (
+                    self.credit_at is not None and not conn.execute(ANY_COUNTED).scalar_one()
+                )
             _stage(conn, records)
-            inserted = conn.execute(
-                INSERT_STAGED,
-                {"source": self.source, "batch_id": batch_id, "customer_source": customer_source},
-            ).rowcount
+            params = {
+                "source": self.source,
+                "batch_id": batch_id,
+                "customer_source": customer_source,
+            }
+            if conn.dialect.name == "postgresql":
+                params |= {"now": self.credit_at, "credit": self._crediting}
+                inserted, credited, lines, refs = conn.execute(LOAD_POSTGRESQL, params).one()
+                self._credited += credited
+                return inserted, list(zip(lines, refs, strict=True))
+            before = conn.execute(LAST_ORDER_ID).scalar_one()
+            inserted = conn.execute(INSERT_STAGED, params).rowcount
+            if self._crediting and inserted and self.credit_at is not None:
+                self._credited += credit_new_orders(conn, batch_id, before, self.credit_at)
             unknown = conn.execute(UNKNOWN_CUSTOMERS, {"customer_source": customer_source})
             return inserted, [(line, ref) for line, ref in unknown]
 

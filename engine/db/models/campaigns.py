@@ -173,7 +173,7 @@ class Response(Base):
     kind: Mapped[str] = mapped_column(
         String(32)
     )  # purchase | code_redeemed | reply | call_disposition
-    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    customer_id: Mapped[int | None] = mapped_column(Id)  # no foreign key: see migration 0011
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
     send_id: Mapped[int | None] = mapped_column(ForeignKey("sends.id"))
