@@ -19,6 +19,7 @@ from engine.bootstrap import Adapters, codebook, followup_options, followup_stor
 from engine.db import tallies
 from engine.db.provider_events import SqlProviderEvents
 from engine.services.following import SpecCache, run_followups
+from engine.services.ingesting_sms import reapply_inbound
 from engine.services.ingesting_status import drain_statuses
 from engine.services.launching import run_entries
 from engine.services.metrics import refresh_metrics
@@ -33,6 +34,7 @@ def ticks(adapters: Adapters, dispatch: Tick, followups: Tick | None = None) -> 
         return datetime.now(UTC)
 
     cache = SpecCache()
+    events = SqlProviderEvents(adapters.engine)
     options = followup_options(adapters.settings)
 
     return {
@@ -52,8 +54,9 @@ def ticks(adapters: Adapters, dispatch: Tick, followups: Tick | None = None) -> 
         ),
         # PostgreSQL appends report tallies per statement; fold them now and then
         "tallies": lambda: tallies.compact(adapters.engine),
-        # Twilio status callbacks a stopped web process kept but did not apply
-        "callbacks": lambda: drain_statuses(SqlProviderEvents(adapters.engine), now()),
+        # Twilio status callbacks a stopped web process kept but did not apply,
+        # and inbound texts whose processing failed in the request
+        "callbacks": lambda: drain_statuses(events, now()) + reapply_inbound(events, now()),
     }
 
 

@@ -20,14 +20,26 @@ from sqlalchemy.exc import OperationalError
 from twilio.request_validator import RequestValidator
 
 from engine.bootstrap import Adapters
+from engine.core.sending.due import suppression_token
 from engine.db.connect import make_engine
-from engine.db.models import Event, Send, WebhookBatch
+from engine.db.models import Consent, Customer, Event, Send, Suppression, WebhookBatch
 from engine.db.provider_events import SqlProviderEvents
 from engine.scheduler import build
+from engine.services.ingesting_sms import reapply_inbound
 from engine.services.ingesting_status import KIND, apply_statuses, drain_statuses
 
-from .test_dispatch import OPEN, table
-from .test_webhooks_twilio import PUBLIC, TOKEN, client, post, settle, sid_of, status, texted
+from .test_dispatch import OPEN, people, table
+from .test_webhooks_twilio import (
+    PUBLIC,
+    TOKEN,
+    client,
+    inbound,
+    post,
+    settle,
+    sid_of,
+    status,
+    texted,
+)
 
 
 def kept(adapters: Adapters) -> list[str]:
@@ -210,3 +222,40 @@ def test_a_signature_over_the_url_with_its_port_is_still_twilios(adapters: Adapt
     assert post(web, path, params, signature).status_code == 200
     assert post(web, path, params, signature[:-2] + "xx").status_code == 403
     assert settle(web) == 1
+
+
+def test_a_stop_whose_processing_failed_is_applied_by_the_scheduler(
+    adapters: Adapters, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.services import ingesting_sms
+
+    ids = people(adapters, 2, channel="sms")
+    phone = next(c["phone"] for c in table(adapters, Customer) if c["id"] == ids[0])
+    web = client(adapters)
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("processing failed")
+
+    monkeypatch.setattr(ingesting_sms, "_apply_inbound", broken)
+    assert (
+        post(web, "/webhooks/twilio/inbound", inbound(phone, "STOP", "SMlost1")).status_code == 500
+    )
+    monkeypatch.undo()
+    stored = [b for b in table(adapters, WebhookBatch) if b["source"] == "twilio_inbound"]
+    assert [b["status"] for b in stored] == ["received"]  # kept, though nothing applied
+    assert not [c for c in table(adapters, Consent) if c["status"] == "withdrawn"]
+    jobs = {job.id: job for job in build(adapters, lambda: None).get_jobs()}
+    assert jobs["callbacks"].func() == 1  # received long enough ago
+    withdrawn = [c for c in table(adapters, Consent) if c["status"] == "withdrawn"]
+    assert [c["customer_id"] for c in withdrawn] == [ids[0]]
+    assert [x["token_hash"] for x in table(adapters, Suppression)] == [
+        suppression_token("phone", phone)
+    ]
+    assert jobs["callbacks"].func() == 0
+
+
+def test_a_text_stored_moments_ago_is_left_to_its_request(adapters: Adapters) -> None:
+    store = SqlProviderEvents(adapters.engine)
+    store.store_batch("twilio_inbound", "MessageSid=SMx&From=%2B8613900000001&Body=STOP", {}, OPEN)
+    assert reapply_inbound(store, OPEN + timedelta(seconds=30)) == 0
+    assert reapply_inbound(store, OPEN + timedelta(minutes=2)) == 1

@@ -147,15 +147,19 @@ class LedgerUnit:
             self.born[batch_id] = (expect, 0, now)
         return batch_id
 
-    def claim(self, source: str, limit: int, now: datetime) -> list[Kept]:
-        """Up to `limit` kept batches of `source`, oldest first, marked processed in this unit.
+    def claim(
+        self, source: str, limit: int, now: datetime, before: datetime | None = None
+    ) -> list[Kept]:
+        """Up to `limit` kept batches of `source` (received `before`, if given), oldest
+        first, marked processed in this unit.
 
         The first statement writes (an UPDATE .. RETURNING), so SQLite takes
         its write lock at once; PostgreSQL locks the rows it picks and other
         appliers skip them. Rolled back, they are ``received`` again.
         """
         statement = _CLAIM[self.conn.dialect.name == "postgresql"]
-        rows = self.conn.execute(statement, {"kind": source, "most": limit, "at": now})
+        params = {"kind": source, "most": limit, "at": now, "before": before}
+        rows = self.conn.execute(statement, params)
         return sorted(Kept._make(row) for row in rows)
 
     def count_events(self, events: Mapping[int, int]) -> None:
@@ -321,7 +325,14 @@ _SENDS_ANY = _SEND_REF.where(Send.id == any_(bindparam("ids", type_=ARRAY(BigInt
 _SENDS_IN = _SEND_REF.where(Send.id.in_(bindparam("ids", expanding=True)))
 _PICK = (
     select(WebhookBatch.id)
-    .where(WebhookBatch.status == "received", WebhookBatch.source == bindparam("kind"))
+    .where(
+        WebhookBatch.status == "received",
+        WebhookBatch.source == bindparam("kind"),
+        or_(
+            bindparam("before", type_=WebhookBatch.received_at.type).is_(None),
+            WebhookBatch.received_at <= bindparam("before", type_=WebhookBatch.received_at.type),
+        ),
+    )
     .order_by(WebhookBatch.received_at, WebhookBatch.id)
     .limit(bindparam("most"))
 )

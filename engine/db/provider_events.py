@@ -53,11 +53,12 @@ class SqlProviderEvents:
 
     @contextmanager
     def claimed(
-        self, source: str, limit: int, now: datetime
+        self, source: str, limit: int, now: datetime, before: datetime | None = None
     ) -> Iterator[tuple[list[Kept], ProviderUnit]]:
-        """ONE transaction applying up to `limit` kept callbacks of `source`, oldest first."""
+        """ONE transaction applying up to `limit` kept callbacks of `source` (received
+        `before`, if given), oldest first."""
         with SqlLedger(self.engine).unit() as ledger:
-            yield ledger.claim(source, limit, now), ProviderUnit(ledger)
+            yield ledger.claim(source, limit, now, before), ProviderUnit(ledger)
 
     @contextmanager
     def unit(self) -> Iterator[ProviderUnit]:

@@ -11,16 +11,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from engine.core.tracking.events import NewEvent
 from engine.core.tracking.replies import Intent, classify, confirmation
 from engine.core.tracking.sendgrid_events import Unusable
 from engine.core.tracking.twilio_events import SOURCE as TWILIO
-from engine.core.tracking.twilio_events import parse_inbound
+from engine.core.tracking.twilio_events import (
+    InboundMessage,
+    first_values,
+    form_pairs,
+    parse_inbound,
+)
 from engine.services.ingesting import EventStore, EventUnit, Ingested, SmsContact
+from engine.services.ingesting_status import BATCH, StatusStore
 
 # Inbound texts in the ledger, by what they ask for.
+INBOUND = "twilio_inbound"  # the `source` of stored inbound texts in webhook_batches
+RETRY_AFTER = timedelta(minutes=1)  # a stored text not applied this long after: it failed
 INBOUND_KINDS: dict[Intent, str] = {
     "stop": "unsubscribed",
     "start": "resubscribed",
@@ -68,38 +76,66 @@ def ingest_twilio_inbound(
     ``reply`` response on the latest SMS to that phone.
     """
     message = parse_inbound(params, now)
-    with store.stored("twilio_inbound", body, headers, now) as (batch_id, unit):
-        if isinstance(message, Unusable):
-            unit.quarantine(batch_id, TWILIO, 0, message.reason, body, now)
-            unit.finish_batch(batch_id, 0, 1, now)
-            return InboundResult(Ingested(batch_id, 0, 1, usable=False))
-        phone = message.phone
-        customers = unit.customers_with("phone", [phone]).get(phone, [])
-        opted_out = unit.opted_out(customers, "sms", "phone", phone, STOP_REASON)
-        reply = classify(message.body, opted_out, message.opt_out_type)
-        contact = unit.latest_sms(customers)
-        event = NewEvent(
-            message.key,
-            TWILIO,
-            INBOUND_KINDS[reply.intent],
-            now,
-            send_id=contact.send_id if contact else None,
-            customer_id=contact.customer_id if contact else (customers[0] if customers else None),
-            detail={"intent": reply.intent, **({"rating": reply.rating} if reply.rating else {})},
-        )
-        fresh = unit.record([event], now, batch_id)
-        answer = None
-        if fresh:
-            changed = _apply_inbound(unit, message.message_sid, phone, customers, reply.intent, now)
-            if changed is None:
-                _reply_response(
-                    unit, message.message_sid, message.body, reply.rating, contact, customers, now
-                )
-            elif changed and message.opt_out_type is None:
-                answer = confirmation(
-                    reply.intent, texts.sender, texts.opt_out_hint, texts.help_contact
-                )
-        unit.finish_batch(batch_id, len(fresh), 0, now)
+    with store.stored(INBOUND, body, headers, now) as (batch_id, unit):
+        return _inbound(unit, batch_id, body, message, texts, now, now)
+
+
+def reapply_inbound(store: StatusStore, now: datetime, older: timedelta = RETRY_AFTER) -> int:
+    """Apply inbound texts that were stored but not applied (processing failed in the
+    request: Twilio does not send them again); returns how many.
+
+    Only those received `older` ago or more: a text stored moments ago may
+    still be on its way. Each takes effect as of when it was received; no
+    confirmation goes out this late.
+    """
+    with store.claimed(INBOUND, BATCH, now, before=now - older) as (kept, unit):
+        for item in kept:
+            message = parse_inbound(first_values(form_pairs(item.body)), item.received_at)
+            _inbound(unit, item.batch_id, item.body, message, None, item.received_at, now)
+    return len(kept)
+
+
+def _inbound(
+    unit: EventUnit,
+    batch_id: int,
+    body: str,
+    message: InboundMessage | Unusable,
+    texts: ReplyTexts | None,
+    at: datetime,
+    now: datetime,
+) -> InboundResult:
+    """Apply one inbound text received `at`; the answer is computed only given `texts`."""
+    if isinstance(message, Unusable):
+        unit.quarantine(batch_id, TWILIO, 0, message.reason, body, now)
+        unit.finish_batch(batch_id, 0, 1, now)
+        return InboundResult(Ingested(batch_id, 0, 1, usable=False))
+    phone = message.phone
+    customers = unit.customers_with("phone", [phone]).get(phone, [])
+    opted_out = unit.opted_out(customers, "sms", "phone", phone, STOP_REASON)
+    reply = classify(message.body, opted_out, message.opt_out_type)
+    contact = unit.latest_sms(customers)
+    event = NewEvent(
+        message.key,
+        TWILIO,
+        INBOUND_KINDS[reply.intent],
+        at,
+        send_id=contact.send_id if contact else None,
+        customer_id=contact.customer_id if contact else (customers[0] if customers else None),
+        detail={"intent": reply.intent, **({"rating": reply.rating} if reply.rating else {})},
+    )
+    fresh = unit.record([event], now, batch_id)
+    answer = None
+    if fresh:
+        changed = _apply_inbound(unit, message.message_sid, phone, customers, reply.intent, at)
+        if changed is None:
+            _reply_response(
+                unit, message.message_sid, message.body, reply.rating, contact, customers, at
+            )
+        elif changed and message.opt_out_type is None and texts is not None:
+            answer = confirmation(
+                reply.intent, texts.sender, texts.opt_out_hint, texts.help_contact
+            )
+    unit.finish_batch(batch_id, len(fresh), 0, now)
     return InboundResult(Ingested(batch_id, len(fresh), 0), reply.intent, answer)
 
 

@@ -59,7 +59,7 @@ class KeptCallback(Protocol):
 class StatusStore(EventStore, Protocol):
     def keep(self, source: str, body: str, headers: dict[str, str], now: datetime) -> int: ...
     def claimed(
-        self, source: str, limit: int, now: datetime
+        self, source: str, limit: int, now: datetime, before: datetime | None = None
     ) -> AbstractContextManager[tuple[Sequence[KeptCallback], StatusUnit]]: ...
 
 
