@@ -10,7 +10,7 @@ nothing is half-applied.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,7 +32,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import DBAPIError
 
 from engine.core.tracking.events import DELIVERY_RANK, NewEvent
 from engine.db.ledger_sets import SEND_RANK, insert_events, update_sends
@@ -48,15 +47,6 @@ class Recorded(NamedTuple):
     campaign_id: int | None
     customer_id: int | None
     channel: str | None  # the send's channel
-
-
-class Kept(NamedTuple):
-    """A stored callback claimed for processing."""
-
-    batch_id: int
-    body: str
-    headers: dict[str, str]
-    received_at: datetime
 
 
 class SendRef(NamedTuple):
@@ -78,23 +68,6 @@ class SqlLedger:
         """Keep a verified callback body durably (own transaction); returns its id."""
         with self.engine.begin() as conn:
             return LedgerUnit(conn).store_batch(source, body, headers, now)
-
-    def keep(self, source: str, body: str, headers: dict[str, str], now: datetime) -> int:
-        """`store_batch` as ONE autocommitted statement (a callback applied later in bulk).
-
-        A connection the database dropped (a restart) is retried once on a
-        fresh one: some callers, Twilio among them, do not send a callback again.
-        """
-        row = {"source": source, "received_at": now, "body": body, "headers": headers}
-        row |= {"status": "received", "events": 0, "quarantined": 0, "processed_at": None}
-        for attempt in (1, 2):
-            try:
-                with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                    return int(conn.execute(_STORE, row).scalar_one())
-            except DBAPIError as error:
-                if attempt == 2 or not error.connection_invalidated:
-                    raise
-        raise AssertionError("unreachable")
 
     @contextmanager
     def unit(self) -> Iterator[LedgerUnit]:
@@ -146,30 +119,6 @@ class LedgerUnit:
         if expect is not None:
             self.born[batch_id] = (expect, 0, now)
         return batch_id
-
-    def claim(
-        self, source: str, limit: int, now: datetime, before: datetime | None = None
-    ) -> list[Kept]:
-        """Up to `limit` kept batches of `source` (received `before`, if given), oldest
-        first, marked processed in this unit.
-
-        The first statement writes (an UPDATE .. RETURNING), so SQLite takes
-        its write lock at once; PostgreSQL locks the rows it picks and other
-        appliers skip them. Rolled back, they are ``received`` again.
-        """
-        statement = _CLAIM[self.conn.dialect.name == "postgresql"]
-        params = {"kind": source, "most": limit, "at": now, "before": before}
-        rows = self.conn.execute(statement, params)
-        return sorted(Kept._make(row) for row in rows)
-
-    def count_events(self, events: Mapping[int, int]) -> None:
-        """Set the events recorded of claimed batches (batch id -> count; claimed with 0)."""
-        by_count: dict[int, list[int]] = {}
-        for bid, n in events.items():
-            if n:
-                by_count.setdefault(n, []).append(bid)
-        for n, ids in by_count.items():  # one statement per count (all 1 for Twilio's)
-            self.conn.execute(_COUNT_EVENTS, {"ids": sorted(ids), "events": n})
 
     def _select_sends(self, ids: list[int]) -> dict[int, SendRef]:
         postgres = self.conn.dialect.name == "postgresql"
@@ -323,36 +272,6 @@ _SEND_REF = select(
 # PostgreSQL: ``= ANY(array)``, one parameter for any number of ids.
 _SENDS_ANY = _SEND_REF.where(Send.id == any_(bindparam("ids", type_=ARRAY(BigInteger))))
 _SENDS_IN = _SEND_REF.where(Send.id.in_(bindparam("ids", expanding=True)))
-_PICK = (
-    select(WebhookBatch.id)
-    .where(
-        WebhookBatch.status == "received",
-        WebhookBatch.source == bindparam("kind"),
-        or_(
-            bindparam("before", type_=WebhookBatch.received_at.type).is_(None),
-            WebhookBatch.received_at <= bindparam("before", type_=WebhookBatch.received_at.type),
-        ),
-    )
-    .order_by(WebhookBatch.received_at, WebhookBatch.id)
-    .limit(bindparam("most"))
-)
-_CLAIM = {
-    postgres: update(WebhookBatch)
-    .where(WebhookBatch.id.in_(_PICK.with_for_update(skip_locked=True) if postgres else _PICK))
-    .values(
-        status="processed",
-        processed_at=bindparam("at", type_=WebhookBatch.processed_at.type),
-        events=0,
-    )
-    .returning(WebhookBatch.id, WebhookBatch.body, WebhookBatch.headers, WebhookBatch.received_at)
-    for postgres in (False, True)
-}
-_COUNT_EVENTS = (
-    update(WebhookBatch)
-    .where(WebhookBatch.id.in_(bindparam("ids", expanding=True)))
-    .values(events=bindparam("events"))
-    .execution_options(synchronize_session=False)
-)
 _FINISH = (
     update(WebhookBatch)
     .where(WebhookBatch.id == bindparam("bid"))

@@ -19,9 +19,11 @@ from sqlalchemy import Connection, Engine, delete, func, select
 
 from engine.core.sending.due import SuppressionKind, suppression_token
 from engine.core.tracking.events import NewEvent
+from engine.db import kept
 from engine.db.dispatch import reconcile_sends
 from engine.db.effects import pause_campaign, record_alert
-from engine.db.ledger import Kept, LedgerUnit, Recorded, SendRef, SqlLedger
+from engine.db.kept import Kept
+from engine.db.ledger import LedgerUnit, Recorded, SendRef, SqlLedger
 from engine.db.models import Customer, Event, Send, Suppression
 from engine.db.optouts import customers_by, set_consents, suppress_new, withdrawn_customers
 from engine.db.responses import insert_responses
@@ -49,7 +51,7 @@ class SqlProviderEvents:
 
     def keep(self, source: str, body: str, headers: dict[str, str], now: datetime) -> int:
         """Keep a verified callback to be applied later (one autocommitted statement)."""
-        return SqlLedger(self.engine).keep(source, body, headers, now)
+        return kept.keep(self.engine, source, body, headers, now)
 
     @contextmanager
     def claimed(
@@ -58,7 +60,7 @@ class SqlProviderEvents:
         """ONE transaction applying up to `limit` kept callbacks of `source` (received
         `before`, if given), oldest first."""
         with SqlLedger(self.engine).unit() as ledger:
-            yield ledger.claim(source, limit, now, before), ProviderUnit(ledger)
+            yield kept.claim(ledger.conn, source, limit, now, before), ProviderUnit(ledger)
 
     @contextmanager
     def unit(self) -> Iterator[ProviderUnit]:
@@ -108,7 +110,7 @@ class ProviderUnit:
         return self.ledger.record(events, now, batch_id, batch_ids)
 
     def count_events(self, events: Mapping[int, int]) -> None:
-        self.ledger.count_events(events)
+        kept.count_events(self.conn, events)
 
     def quarantine(
         self, batch_id: int, source: str, position: int, reason: str, raw: str, now: datetime
