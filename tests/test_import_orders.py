@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from engine.bootstrap import Adapters
+from sqlalchemy import event
+
+from engine.bootstrap import Adapters, bootstrap
+from engine.settings import Settings
 
 from .helpers import load_customers, load_orders, read_rejects, rows, snapshot, write_csv
 
@@ -136,3 +141,39 @@ def test_order_ids_are_unique_per_source_and_customers_resolve_by_source(
     ]
     unknown = load_orders(adapters, path, source="pos2")  # customer ids looked up in 'pos2'
     assert unknown.counts.rejected == 1
+
+
+def test_sqlite_finds_each_orders_customer_by_probe_not_by_reading_every_customer(
+    sqlite_template: Path, settings: Settings, tmp_path: Path
+) -> None:
+    """At 1M customers a join to customer_sources made SQLite build a Bloom
+    filter over the whole table for every batch (the order import fell from
+    52k to 21k rows/s); the batch's statements must probe the index instead."""
+    path = tmp_path / "engine.sqlite3"
+    shutil.copy(sqlite_template, path)
+    adapters = bootstrap(settings, f"sqlite:///{path}")
+    _customers(adapters, tmp_path)
+    with adapters.engine.begin() as conn:  # statistics as after importing 1M customers
+        conn.exec_driver_sql("ANALYZE")
+        conn.exec_driver_sql("DELETE FROM sqlite_stat1 WHERE tbl = 'customer_sources'")
+        conn.exec_driver_sql(
+            "INSERT INTO sqlite_stat1 VALUES ('customer_sources', 'uq_customer_sources_ref',"
+            " '1000000 1000000 1'), ('customer_sources', NULL, '1000000')"
+        )
+    adapters.engine.dispose()  # new connections read the statistics
+    plans: list[str] = []
+
+    @event.listens_for(adapters.engine, "before_cursor_execute")
+    def explain(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if "customer_sources" in statement and "order_stage" in statement:
+            found = cursor.connection.execute("EXPLAIN QUERY PLAN " + statement, parameters)
+            plans.append(" / ".join(row[3] for row in found))
+
+    orders = [["O1", "C1", "2026-10-01T10:00:00Z", "1.00", "", "", "", "", ""]]
+    summary = load_orders(adapters, write_csv(tmp_path / "o.csv", ORDERS, orders))
+    adapters.engine.dispose()
+    assert summary.counts.inserted == 1
+    assert plans and all(
+        "USING" in plan and "INDEX uq_customer_sources_ref" in plan for plan in plans
+    )
+    assert not [plan for plan in plans if "BLOOM" in plan or "SCAN cs" in plan]
