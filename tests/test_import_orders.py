@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import shutil
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from engine.bootstrap import Adapters, bootstrap
+from engine.core.orders import OrderRecord
 from engine.settings import Settings
 
 from .helpers import load_customers, load_orders, read_rejects, rows, snapshot, write_csv
@@ -177,3 +180,50 @@ def test_sqlite_finds_each_orders_customer_by_probe_not_by_reading_every_custome
         "USING" in plan and "INDEX uq_customer_sources_ref" in plan for plan in plans
     )
     assert not [plan for plan in plans if "BLOOM" in plan or "SCAN cs" in plan]
+
+
+def test_a_batch_that_deadlocks_with_another_writer_runs_again(
+    postgres_url: str, settings: Settings, tmp_path: Path
+) -> None:
+    """Two PostgreSQL writers inserting the same order ids in crossing order
+    deadlock; the server aborts one, and that batch runs once more."""
+    adapters = bootstrap(settings, postgres_url)
+    _customers(adapters, tmp_path)
+    store = adapters.orders("internal")
+    assert store.writers == 2
+    other = adapters.engine.connect()  # the other writer, holding O2 and then wanting O1
+    insert = text(
+        "INSERT INTO orders (customer_id, source_name, external_order_id, ordered_at,"
+        " amount_cents, currency, base_amount_cents, quantity)"
+        " SELECT id, 'internal', :ref, now(), 100, 'CNY', 100, 1 FROM customers WHERE id = 1"
+    )
+    other.exec_driver_sql("SET deadlock_timeout = '10s'")  # so that the store is the victim
+    other.execute(insert, {"ref": "O2"})
+    records = [_record(1, "O1"), _record(2, "O2")]
+    result: list[Any] = []
+    loading = threading.Thread(target=lambda: result.append(store.load(records, "internal", 1)))
+    loading.start()
+    _wait_for_lock_wait(adapters)
+    other.execute(insert, {"ref": "O1"})  # waits for the store's O1: a deadlock, the store aborts
+    other.commit()
+    loading.join(timeout=30)
+    other.close()
+    refs = [r["external_order_id"] for r in rows(adapters, "orders")]
+    adapters.engine.dispose()
+    assert result == [(0, [])]  # the second run found both orders there
+    assert sorted(refs) == ["O1", "O2"]
+
+
+def _record(line: int, ref: str) -> OrderRecord:
+    at = datetime(2026, 10, 1, 10, tzinfo=UTC)
+    return OrderRecord(line, ref, "C1", at, 100, "CNY", 100, 1, None, None, None)
+
+
+def _wait_for_lock_wait(adapters: Adapters) -> None:
+    waiting = text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+    with adapters.engine.connect() as conn:
+        for _ in range(500):
+            if conn.execute(waiting).scalar_one():
+                return
+            time.sleep(0.01)
+    raise AssertionError("the store never waited for the other writer")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -28,16 +29,23 @@ MAPPING = {name: name for name in ("order_id", "customer_id", "ordered_at", "amo
 class FakeOrderStore:
     """Keeps the batches it was given; refuses the batch that holds `fail_on`."""
 
-    def __init__(self, fail_on: str | None = None) -> None:
+    def __init__(self, fail_on: str | None = None, writers: int = 1) -> None:
         self.batches: list[list[str]] = []
         self.threads: set[str] = set()
         self.fail_on = fail_on
+        self.writers = writers
+        # With two writers the first two batches must be loading at the same time.
+        self.together = threading.Barrier(writers) if writers > 1 else None
 
     def load(
         self, records: list[OrderRecord], customer_source: str, batch_id: int
     ) -> tuple[int, list[tuple[int, str]]]:
         self.threads.add(threading.current_thread().name)
         refs = [r.order_ref for r in records]
+        if self.together and refs[0] in ("o0", "o3"):
+            self.together.wait(timeout=5)
+        if refs[-1] == "o8":
+            time.sleep(0.05)  # finishes after the batch behind it: results still come in order
         if self.fail_on in refs:
             raise RuntimeError("database gone")
         self.batches.append(refs)
@@ -65,7 +73,7 @@ def _run(tmp_path: Path, store: FakeOrderStore, log: FakeLog) -> RejectsFile:
     ]
     table = open_csv(write_csv(tmp_path / "o.csv", list(MAPPING), rows))
     sink = RejectsFile(tmp_path / "rejects.csv", table.header)
-    with ThreadPoolExecutor(1, thread_name_prefix="writer") as writer:
+    with ThreadPoolExecutor(store.writers, thread_name_prefix="writer") as writer:
         try:
             import_orders(
                 table, FileInfo("o.csv", table.sha256), source="shop", customer_source="shop",
@@ -87,11 +95,36 @@ def test_batches_are_written_on_the_writer_in_file_order(tmp_path: Path) -> None
     assert sink.count == 2 and log.finished
 
 
+def test_two_writers_load_batches_side_by_side_and_report_in_file_order(tmp_path: Path) -> None:
+    store, log = FakeOrderStore(writers=2), FakeLog()
+    sink = _run(tmp_path, store, log)  # the barrier fails unless batches 1 and 2 overlap
+    assert sorted(store.batches) == [
+        ["o0", "o1", "o2"],
+        ["o3", "o4", "o5"],
+        ["o6", "o7", "o8"],
+        ["o9"],
+    ]
+    assert store.batches.index(["o9"]) < store.batches.index(["o6", "o7", "o8"])
+    assert len(store.threads) == 2
+    lines = (tmp_path / "rejects.csv").read_text().splitlines()[1:]
+    assert [line.split(",")[0] for line in lines] == ["5", "9"]  # o3, o7, in file order
+    assert sink.count == 2 and log.finished
+
+
 def test_a_failed_batch_stops_the_import_before_the_next_is_written(tmp_path: Path) -> None:
     store, log = FakeOrderStore(fail_on="o4"), FakeLog()
     with pytest.raises(RuntimeError, match="database gone"):
         _run(tmp_path, store, log)
     assert store.batches == [["o0", "o1", "o2"]]  # o6.. were parsed but never submitted
+    assert not log.finished
+
+
+def test_with_two_writers_a_failed_batch_stops_the_import_too(tmp_path: Path) -> None:
+    store, log = FakeOrderStore(fail_on="o4", writers=2), FakeLog()
+    with pytest.raises(RuntimeError, match="database gone"):
+        _run(tmp_path, store, log)
+    # o6.. was already loading when the failure was seen; o9 is never submitted
+    assert store.batches == [["o0", "o1", "o2"], ["o6", "o7", "o8"]]
     assert not log.finished
 
 

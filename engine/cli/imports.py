@@ -173,10 +173,10 @@ def import_order_file(
     store = adapters.orders(source, credit_at=now)
 
     # No parser processes: an order row parses in a few microseconds, less
-    # than it costs to ship it to another process and back. One writer
-    # thread instead, so that the database works while the next batch parses.
+    # than it costs to ship it to another process and back. Writer threads
+    # instead, so that the database works while the next batch parses.
     def run(table: CsvFile, info: FileInfo, sink: RejectsFile, progress: Progress) -> ImportSummary:
-        with ThreadPoolExecutor(1, thread_name_prefix="order-writer") as writer:
+        with ThreadPoolExecutor(store.writers, thread_name_prefix="order-writer") as writer:
             return import_orders(
                 table,
                 info,

@@ -132,11 +132,15 @@ def import_orders(
 ) -> ImportSummary:
     """Add an order file's new orders; orders of unknown customers are rejected.
 
-    With a `writer` (one thread), each batch is written there while this
-    thread parses the next one: the database (the server, or SQLite's C code,
-    which releases the GIL) and the parsing overlap. A batch is submitted
-    only once the one before it is written, so batches still commit in file
-    order and a failure stops the import after the last good batch.
+    With a `writer` (`store.writers` threads), each batch is written there
+    while this thread parses the next one: the database (the server, or
+    SQLite's C code, which releases the GIL) and the parsing overlap. At most
+    `store.writers` batches are written at once; with one (SQLite), batches
+    commit in file order. With two (PostgreSQL: two server processes work
+    side by side), a batch may commit just before the one ahead of it. Either
+    way results are taken in file order, and a failure stops the import
+    before the next batch starts; re-running it adds what is missing, since
+    known orders are skipped.
     """
     missing = [mapping[name] for name in REQUIRED if mapping[name] not in table.header]
     if missing:
@@ -170,13 +174,13 @@ def import_orders(
         if progress:
             progress.advance(len(chunk))
 
-    writing = None  # the batch being written, and how to wait for its result
+    writing: deque[tuple[list[RawRow], list[Any], list[tuple[int, str]], Any]] = deque()
     for chunk, records, bad in _parsed(table, parse, batch_size, None, 0):
-        if writing:
-            settle(*writing)  # parsing this batch overlapped with writing that one
-        writing = (chunk, records, bad, _started(writer, load, records))
-    if writing:
-        settle(*writing)
+        while len(writing) >= (store.writers if writer else 1):
+            settle(*writing.popleft())  # parsing this batch overlapped with writing that one
+        writing.append((chunk, records, bad, _started(writer, load, records)))
+    while writing:
+        settle(*writing.popleft())
     return _finish(log, batch_id, tally, rejects, now)
 
 

@@ -52,6 +52,8 @@ class CustomerStore(Protocol):
 
 
 class OrderStore(Protocol):
+    writers: int  # batches that may load at once (connections writing side by side)
+
     def load(
         self, records: list[OrderRecord], customer_source: str, batch_id: int
     ) -> tuple[int, list[tuple[int, str]]]:
