@@ -83,6 +83,8 @@ def day(raw: str, formats: tuple[str, ...]) -> date:
     text = raw.strip()
     for fmt in formats:
         try:
+            if fmt == "%Y-%m-%d" and len(text) == 10 and text[4] == text[7] == "-":
+                return date.fromisoformat(text)  # the same answer, ~10x faster than strptime
             return datetime.strptime(text, fmt).date()  # noqa: DTZ007 - a date, no time
         except ValueError:
             continue
