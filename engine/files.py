@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -41,23 +42,91 @@ class CsvFile:
         record with more cells than the header has columns: its data cannot be
         placed, so it must be rejected, not cut.
         """
-        width = len(self.header)
         with self.path.open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle)
             try:
                 next(reader)
-                line = reader.line_num + 1
-                for values in reader:
-                    if any(values):
-                        problem = None
-                        if len(values) > width:
-                            problem = f"{len(values)} cells but the header has {width}"
-                        elif len(values) < width:
-                            values += [""] * (width - len(values))
-                        yield line, values, problem
-                    line = reader.line_num + 1
+            except (UnicodeDecodeError, csv.Error) as exc:
+                raise InputFileError(f"{self.path}:1: cannot read CSV: {exc}") from exc
+            yield from _records(reader, len(self.header), 0, str(self.path))
+
+    def chunks(self, size: int) -> Iterator[TextChunk]:
+        """The records after the header, `size` at a time, as text.
+
+        Only record boundaries are found here (a line without a quote ends
+        its record; a line with one is read by the csv module until its
+        record ends), so splitting the cells is left to whoever iterates a
+        chunk: a worker process.
+        """
+        with self.path.open(encoding="utf-8-sig", newline="") as handle:
+            lines = iter(handle)
+            line = 1
+            try:
+                header = next(lines, "")
+                line += len(_record_lines(header, lines))
+                while True:
+                    first, taken = line, []
+                    for records, physical in enumerate(lines, 1):
+                        record = _record_lines(physical, lines)
+                        taken += record
+                        line += len(record)
+                        if records >= size:
+                            break
+                    if not taken:
+                        return
+                    yield TextChunk(str(self.path), first, "".join(taken), len(self.header))
             except (UnicodeDecodeError, csv.Error) as exc:
                 raise InputFileError(f"{self.path}:{line}: cannot read CSV: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class TextChunk:
+    """Whole records of a CSV file as text; iterating reads them into rows."""
+
+    where: str  # the file, for errors
+    first_line: int
+    text: str
+    width: int  # header columns
+
+    def __iter__(self) -> Iterator[RawRow]:
+        reader = csv.reader(io.StringIO(self.text, newline=""))
+        return _records(reader, self.width, self.first_line - 1, self.where)
+
+
+def _records(reader: Any, width: int, offset: int, where: str) -> Iterator[RawRow]:
+    """(line, cells padded to `width`, problem) of each non-empty record of
+    `reader`, whose first line is line `offset` + 1 of the file."""
+    line = offset + reader.line_num + 1
+    try:
+        for values in reader:
+            if any(values):
+                problem = None
+                if len(values) > width:
+                    problem = f"{len(values)} cells but the header has {width}"
+                elif len(values) < width:
+                    values += [""] * (width - len(values))
+                yield line, values, problem
+            line = offset + reader.line_num + 1
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InputFileError(f"{where}:{line}: cannot read CSV: {exc}") from exc
+
+
+def _record_lines(first: str, lines: Iterator[str]) -> list[str]:
+    """The physical lines of the record that starts with line `first`, as
+    the csv module reads them (it takes a next line only while a quoted
+    field is open, and never reads ahead)."""
+    if '"' not in first:
+        return [first]
+    taken = [first]
+
+    def feed() -> Iterator[str]:
+        yield first
+        for more in lines:
+            taken.append(more)
+            yield more
+
+    next(csv.reader(feed()), None)
+    return taken
 
 
 def open_csv(path: str | Path) -> CsvFile:

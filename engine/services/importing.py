@@ -49,7 +49,7 @@ class _Tally:
     reasons: Counter[str] = field(default_factory=Counter)  # reason kind -> rows
 
     def reject_all(self, rejects: Rejects, chunk: list[RawRow], bad: list[tuple[int, str]]) -> None:
-        """Write the `bad` (line, reason) rows of `chunk` to the rejects file."""
+        """Write the `bad` (line, reason) rows, found among `chunk`, to the rejects file."""
         if not bad:
             return
         cells = {line: row for line, row, _ in chunk}
@@ -94,7 +94,7 @@ def import_customers(
     )
     tally = _Tally()
     parse = CustomerParser(mapping, table.header, options)
-    for chunk, records, bad in _parsed(table, parse, batch_size, executor, in_flight):
+    for read, chunk, records, bad in _parsed(table, parse, batch_size, executor, in_flight):
         tally.reject_all(rejects, chunk, bad)
         known = store.lookup(
             source.name,
@@ -104,12 +104,12 @@ def import_customers(
         )
         plan = plan_batch(records, known, source, now)
         store.apply(plan, source, batch_id, now)
-        tally.read += len(chunk)
+        tally.read += read
         tally.inserted += len(plan.created)
         tally.merged += plan.merged_lines
         tally.unchanged += plan.unchanged_lines
         if progress:
-            progress.advance(len(chunk))
+            progress.advance(read)
     store.settle()
     return _finish(log, batch_id, tally, rejects, now)
 
@@ -175,7 +175,7 @@ def import_orders(
             progress.advance(len(chunk))
 
     writing: deque[tuple[list[RawRow], list[Any], list[tuple[int, str]], Any]] = deque()
-    for chunk, records, bad in _parsed(table, parse, batch_size, None, 0):
+    for _, chunk, records, bad in _parsed(table, parse, batch_size, None, 0):
         while len(writing) >= (store.writers if writer else 1):
             settle(*writing.popleft())  # parsing this batch overlapped with writing that one
         writing.append((chunk, records, bad, _started(writer, load, records)))
@@ -200,20 +200,23 @@ def _finish(
     return ImportSummary(batch_id, counts, rejects.written, tally.reasons)
 
 
-Parsed = tuple[list[Any], list[tuple[int, str]]]  # records, (line, reason) of bad rows
+Parsed = tuple[list[Any], list[tuple[int, str]], list[RawRow]]  # records, (line, reason), bad rows
 
 
-def parse_chunk(parse: Callable[[int, list[str]], Any], chunk: list[RawRow]) -> Parsed:
-    """Parse one batch; module-level so that worker processes can run it."""
-    records, bad = [], []
-    for line, cells, problem in chunk:
+def parse_chunk(parse: Callable[[int, list[str]], Any], chunk: Iterable[RawRow]) -> Parsed:
+    """Parse one batch (raw rows, or a table's chunk that reads into them);
+    module-level so that worker processes can run it."""
+    records, bad, rows = [], [], []
+    for row in chunk:
+        line, cells, problem = row
         try:
             if problem:
                 raise Invalid(problem)
             records.append(parse(line, cells))
         except Invalid as exc:
             bad.append((line, str(exc)))
-    return records, bad
+            rows.append(row)
+    return records, bad, rows
 
 
 def _parsed(
@@ -222,28 +225,37 @@ def _parsed(
     size: int,
     executor: Executor | None,
     in_flight: int,
-) -> Iterator[tuple[list[RawRow], list[Any], list[tuple[int, str]]]]:
-    """(raw batch, records, bad rows) in file order.
+) -> Iterator[tuple[int, list[RawRow], list[Any], list[tuple[int, str]]]]:
+    """(rows read, rows the rejects may need, records, bad rows) per batch, in file order.
 
     With an executor, batches are parsed in worker processes while this
     process writes the previous ones; at most `in_flight` batches are parsed
-    ahead, so memory stays bounded however large the file.
+    ahead, so memory stays bounded however large the file. A worker gets
+    the batch as text (`table.chunks`: whole records, not yet split into
+    cells) and reads it itself, which is cheaper here than reading it and
+    shipping the cells; only the bad rows come back as cells.
     """
-    batches = _chunks(table.rows(), size)
     if executor is None:
-        for chunk in batches:
-            yield chunk, *parse_chunk(parse, chunk)
+        for chunk in _chunks(table.rows(), size):
+            records, bad, _ = parse_chunk(parse, chunk)
+            yield len(chunk), chunk, records, bad
         return
     window = max(in_flight, 1)
-    pending: deque[tuple[list[RawRow], Future[Parsed]]] = deque()
-    for chunk in batches:
-        pending.append((chunk, executor.submit(parse_chunk, parse, chunk)))
+    pending: deque[Future[Parsed]] = deque()
+    for text in table.chunks(size):
+        pending.append(executor.submit(_parse_counted, parse, text))
         if len(pending) >= window:
-            done, future = pending.popleft()
-            yield done, *future.result()
+            yield pending.popleft().result()
     while pending:
-        done, future = pending.popleft()
-        yield done, *future.result()
+        yield pending.popleft().result()
+
+
+def _parse_counted(
+    parse: Callable[[int, list[str]], Any], chunk: Iterable[RawRow]
+) -> tuple[int, list[RawRow], list[Any], list[tuple[int, str]]]:
+    rows = list(chunk)
+    records, bad, bad_rows = parse_chunk(parse, rows)
+    return len(rows), bad_rows, records, bad
 
 
 def _chunks(rows: Iterable[RawRow], size: int) -> Iterator[list[RawRow]]:

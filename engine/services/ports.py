@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -22,6 +22,10 @@ class Table(Protocol):
     @property
     def header(self) -> tuple[str, ...]: ...
     def rows(self) -> Iterator[RawRow]: ...
+    def chunks(self, size: int) -> Iterator[Iterable[RawRow]]:
+        """Batches of about `size` rows that read into rows where they are
+        iterated (picklable: a worker process reads its own)."""
+        ...
 
 
 class Rejects(Protocol):
