@@ -15,7 +15,7 @@ from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from psycopg.types.json import Jsonb
+import orjson
 from sqlalchemy import Connection
 
 
@@ -40,12 +40,23 @@ def _sqlite_value(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, dict):
-        return json.dumps(value) if value else "{}"
+        return _json_text(value)
     return value
 
 
 def _postgres_value(value: Any) -> Any:
-    return Jsonb(value) if isinstance(value, dict) else value  # psycopg adapts the rest
+    # JSON as text, which COPY and an executed INSERT both read into jsonb;
+    # psycopg's Jsonb would call the standard library's json.dumps per row.
+    return _json_text(value) if isinstance(value, dict) else value  # psycopg adapts the rest
+
+
+def _json_text(value: dict[str, Any]) -> str:
+    if not value:
+        return "{}"
+    try:
+        return orjson.dumps(value).decode()  # C, several times faster than json.dumps
+    except TypeError:  # what orjson cannot write (a key that is not a string)
+        return json.dumps(value)
 
 
 def insert_many(
