@@ -55,32 +55,34 @@ CREATE_STAGE = {
         amount_cents BIGINT, currency TEXT, base_amount_cents BIGINT, quantity INTEGER,
         channel TEXT, category TEXT, brand TEXT) ON COMMIT DROP""",
 }
-# SQLite resolves each staged row's customer with a scalar subquery, one
-# probe of the partial unique index on (source_name, source_ref) per row
-# (`source_ref <> ''` lets it use that index). A join would do the same
-# probes, but SQLite (3.38+) first builds a Bloom filter over the whole of
-# customer_sources for it: 100-340 ms per batch at 1M customers, against
-# ~4 ms for the probes, and the reason the order import slowed from 52k to
-# 21k rows/s between 100k and 1M customers.
-RESOLVE_STAGED = text("""
-    UPDATE order_stage SET customer_id = (
-        SELECT cs.customer_id FROM customer_sources cs
-        WHERE cs.source_name = :customer_source AND cs.source_ref = order_stage.customer_ref
-          AND cs.source_ref <> '')
-""")
-# Staged rows are in file order (rowid order), so the orders' ids follow the
-# file. `WHERE ... IS NOT NULL` also keeps SQLite's parser from reading ON
+# Each staged row's customer is a scalar subquery: one probe of the partial
+# unique index on (source_name, source_ref) per row (`source_ref <> ''` lets
+# both databases use it), whatever the statistics. A join does the same
+# probes on a good plan, but SQLite (3.38+) first built a Bloom filter over
+# the whole of customer_sources for it (100-340 ms per batch at 1M
+# customers, against ~4 ms for the probes: the order import fell from 52k
+# to 21k rows/s between 100k and 1M customers), and PostgreSQL needed an
+# ANALYZE of the temporary table every batch (11-19 ms of ~120) to keep
+# from hashing all of customer_sources.
+_CUSTOMER_OF = """(SELECT cs.customer_id FROM customer_sources cs
+    WHERE cs.source_name = :customer_source AND cs.source_ref = {ref} AND cs.source_ref <> '')"""
+# The new orders among `rows` (with their customer_id), in file order, known
+# order ids skipped. `WHERE` also keeps SQLite's parser from reading ON
 # CONFLICT as a join clause.
-INSERT_STAGED = text("""
+_INSERT_ORDERS = """
     INSERT INTO orders (customer_id, source_name, external_order_id, ordered_at, amount_cents,
                         currency, base_amount_cents, quantity, channel, category, brand,
                         import_batch_id)
     SELECT customer_id, :source, order_ref, ordered_at, amount_cents, currency,
            base_amount_cents, quantity, channel, category, brand, :batch_id
-    FROM order_stage WHERE customer_id IS NOT NULL
-    ORDER BY rowid
+    FROM {rows} WHERE customer_id IS NOT NULL
+    ORDER BY {order}
     ON CONFLICT (source_name, external_order_id) DO NOTHING
-""")
+"""
+RESOLVE_STAGED = text(
+    "UPDATE order_stage SET customer_id = " + _CUSTOMER_OF.format(ref="order_stage.customer_ref")
+)
+INSERT_STAGED = text(_INSERT_ORDERS.format(rows="order_stage", order="rowid"))  # rowid: file order
 UNKNOWN_CUSTOMERS = text(
     "SELECT line, customer_ref FROM order_stage WHERE customer_id IS NULL ORDER BY rowid"
 )
@@ -88,26 +90,17 @@ UNKNOWN_CUSTOMERS = text(
 # One statement and one round trip per batch on PostgreSQL: the staged rows
 # find their customers once (MATERIALIZED: both the INSERT and the
 # unknown-customer arrays read it), and the `none` responses come from the
-# INSERT's RETURNING, not from reading the orders back. The customer is a
-# scalar subquery, an index probe per row whatever the statistics: a join
-# needed an ANALYZE of the temporary table every batch (11-19 ms of ~120)
-# to keep the planner from hashing all of customer_sources.
+# INSERT's RETURNING, not from reading the orders back.
 LOAD_POSTGRESQL = text(
     """
     WITH staged AS MATERIALIZED (
-        SELECT s.*, (SELECT cs.customer_id FROM customer_sources cs
-                     WHERE cs.source_name = :customer_source AND cs.source_ref = s.customer_ref
-                       AND cs.source_ref <> '') AS customer_id
+        SELECT s.*, """
+    + _CUSTOMER_OF.format(ref="s.customer_ref")
+    + """ AS customer_id
         FROM order_stage s
-    ), new_orders AS (
-        INSERT INTO orders (customer_id, source_name, external_order_id, ordered_at, amount_cents,
-                            currency, base_amount_cents, quantity, channel, category, brand,
-                            import_batch_id)
-        SELECT customer_id, :source, order_ref, ordered_at, amount_cents, currency,
-               base_amount_cents, quantity, channel, category, brand, :batch_id
-        FROM staged WHERE customer_id IS NOT NULL
-        ORDER BY line
-        ON CONFLICT (source_name, external_order_id) DO NOTHING
+    ), new_orders AS ("""
+    + _INSERT_ORDERS.format(rows="staged", order="line")
+    + """
         RETURNING source_name, external_order_id, customer_id, ordered_at, base_amount_cents
     ), credited AS ("""
     + INSERT_NONE_FROM.format(orders="new_orders", where=":credit")
