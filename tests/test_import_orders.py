@@ -189,6 +189,13 @@ def test_a_batch_that_deadlocks_with_another_writer_runs_again(
     deadlock; the server aborts one, and that batch runs once more."""
     adapters = bootstrap(settings, postgres_url)
     _customers(adapters, tmp_path)
+    adapters.engine.dispose()
+
+    @event.listens_for(adapters.engine, "connect")
+    def patient(dbapi: Any, _record: Any) -> None:  # room for the other to start waiting
+        dbapi.execute("SET deadlock_timeout = '3s'")
+        dbapi.commit()
+
     store = adapters.orders("internal")
     assert store.writers == 2
     other = adapters.engine.connect()  # the other writer, holding O2 and then wanting O1
@@ -197,7 +204,7 @@ def test_a_batch_that_deadlocks_with_another_writer_runs_again(
         " amount_cents, currency, base_amount_cents, quantity)"
         " SELECT id, 'internal', :ref, now(), 100, 'CNY', 100, 1 FROM customers WHERE id = 1"
     )
-    other.exec_driver_sql("SET deadlock_timeout = '10s'")  # so that the store is the victim
+    other.exec_driver_sql("SET deadlock_timeout = '60s'")  # so that the store is the victim
     other.execute(insert, {"ref": "O2"})
     records = [_record(1, "O1"), _record(2, "O2")]
     result: list[Any] = []
@@ -220,7 +227,10 @@ def _record(line: int, ref: str) -> OrderRecord:
 
 
 def _wait_for_lock_wait(adapters: Adapters) -> None:
-    waiting = text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'transactionid'"
+        " AND datname = current_database() AND query LIKE '%order_stage%'"
+    )
     with adapters.engine.connect() as conn:
         for _ in range(500):
             if conn.execute(waiting).scalar_one():
