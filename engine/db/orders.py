@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, text
 from sqlalchemy.exc import OperationalError
@@ -32,19 +33,7 @@ from engine.db.upsert import insert_new
 
 DEADLOCK = "40P01"  # PostgreSQL's deadlock_detected
 DEADLOCK_RETRIES = 1
-STAGE_COLUMNS = (
-    "line",
-    "order_ref",
-    "customer_ref",
-    "ordered_at",
-    "amount_cents",
-    "currency",
-    "base_amount_cents",
-    "quantity",
-    "channel",
-    "category",
-    "brand",
-)
+STAGE_COLUMNS = OrderRecord._fields
 CREATE_STAGE = {
     "sqlite": """CREATE TEMP TABLE IF NOT EXISTS order_stage (
         line INTEGER, order_ref TEXT, customer_ref TEXT, ordered_at TEXT,
@@ -190,12 +179,10 @@ def _stage(conn: Connection, records: list[OrderRecord]) -> None:
     conn.exec_driver_sql(CREATE_STAGE[dialect])
     if dialect == "sqlite":
         conn.exec_driver_sql("DELETE FROM order_stage")  # the temp table lives with the connection
-    timestamp = bulk.timestamp_for(dialect)  # converted here, in the one pass that builds rows
-    rows = [
-        (r.line, r.order_ref, r.customer_ref, timestamp(r.ordered_at), r.amount_cents, r.currency,
-         r.base_amount_cents, r.quantity, r.channel, r.category, r.brand)
-        for r in records
-    ]  # fmt: skip
+    rows: list[Any] = records  # OrderRecord's fields are STAGE_COLUMNS: COPY takes them as they are
+    if dialect == "sqlite":  # but SQLite gets its timestamps as text
+        stamp = bulk.timestamp_for(dialect)
+        rows = [(*r[:3], stamp(r[3]), *r[4:]) for r in records]
     bulk.insert_many(conn, "order_stage", STAGE_COLUMNS, rows, typed=())
 
 
