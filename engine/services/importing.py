@@ -138,9 +138,10 @@ def import_orders(
     `store.writers` batches are written at once; with one (SQLite), batches
     commit in file order. With two (PostgreSQL: two server processes work
     side by side), a batch may commit just before the one ahead of it. Either
-    way results are taken in file order, and a failure stops the import
-    before the next batch starts; re-running it adds what is missing, since
-    known orders are skipped.
+    way results are taken in file order, and a failure stops the import:
+    no batch is submitted once it is seen (one already loading beside the
+    failed one may still commit). Re-running the import adds what is
+    missing, since known orders are skipped.
     """
     missing = [mapping[name] for name in REQUIRED if mapping[name] not in table.header]
     if missing:
