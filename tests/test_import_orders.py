@@ -237,3 +237,44 @@ def _wait_for_lock_wait(adapters: Adapters) -> None:
                 return
             time.sleep(0.01)
     raise AssertionError("the store never waited for the other writer")
+
+
+def test_orders_parsed_in_worker_processes_give_the_same_result(
+    adapters: Adapters, tmp_path: Path
+) -> None:
+    _customers(adapters, tmp_path)
+    data = [
+        [
+            f"O{i}",
+            "C9" if i % 50 == 7 else f"C{1 + i % 2}",  # C9: unknown, its cells read again
+            f"2026-10-{1 + i % 28:02d}T10:00:00Z",
+            "abc" if i % 60 == 3 else f"{i}.25",  # a bad row: its cells come back from the worker
+            "CNY",
+            "1",
+            "web",
+            "",
+            "",
+        ]
+        for i in range(300)
+    ]
+    path = write_csv(tmp_path / "o.csv", ORDERS, data)
+    object.__setattr__(adapters.settings.imports, "batch_size", 100)
+    object.__setattr__(adapters.settings.imports, "workers", 2)  # 300 rows > 2 batches: a pool
+    pooled = load_orders(adapters, path)
+    object.__setattr__(adapters.settings.imports, "workers", 1)  # the same file, in process
+    later = datetime(2026, 11, 2, tzinfo=UTC)
+    alone = load_orders(adapters, path, source="pos", customer_source="internal", now=later)
+    assert pooled.counts == alone.counts
+    assert (pooled.counts.inserted, pooled.counts.rejected) == (289, 11)
+    assert read_rejects(pooled.rejects_path) == read_rejects(alone.rejects_path)
+    by_source: dict[str, list[tuple[Any, ...]]] = {"internal": [], "pos": []}
+    for order in rows(adapters, "orders"):
+        by_source[order["source_name"]].append(
+            (
+                order["external_order_id"],
+                order["customer_id"],
+                order["amount_cents"],
+                order["ordered_at"],
+            )
+        )
+    assert sorted(by_source["internal"]) == sorted(by_source["pos"])  # two writers: any id order

@@ -4,9 +4,11 @@ and the garbage collector tuned for the bulk of short-lived rows."""
 from __future__ import annotations
 
 import gc
+import multiprocessing
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -16,7 +18,7 @@ import pytest
 
 from engine.cli.import_runtime import BULK_GC_THRESHOLD, bulk_gc
 from engine.core.orders import OrderOptions, OrderRecord
-from engine.files import RejectsFile, open_csv
+from engine.files import CsvFile, RawRow, RejectsFile, TextChunk, open_csv
 from engine.services.importing import FileInfo, import_orders
 
 from .helpers import write_csv
@@ -135,3 +137,45 @@ def test_imports_collect_garbage_less_often_and_restore_the_collector() -> None:
         assert gc.get_freeze_count() > 0  # the process's long-lived objects are left alone
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
+
+
+class ChunksOnly:
+    """A table whose rows cannot be read here: only in chunks, elsewhere."""
+
+    def __init__(self, table: CsvFile) -> None:
+        self.table = table
+        self.header = table.header
+
+    def rows(self) -> Iterator[RawRow]:
+        raise AssertionError("the importing process read the rows itself")
+
+    def chunks(self, size: int) -> Iterator[TextChunk]:
+        return self.table.chunks(size)
+
+
+def test_order_batches_parse_in_worker_processes_from_text(tmp_path: Path) -> None:
+    rows = [
+        [
+            f"o{i}",
+            "nobody" if i % 4 == 3 else "c",
+            "2026-10-01T10:00:00Z",
+            "x" if i == 5 else "1.00",
+        ]
+        for i in range(10)
+    ]
+    table = open_csv(write_csv(tmp_path / "o.csv", list(MAPPING), rows))
+    sink = RejectsFile(tmp_path / "rejects.csv", table.header)
+    store, log = FakeOrderStore(), FakeLog()
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(2, mp_context=context) as pool, ThreadPoolExecutor(1) as writer:
+        import_orders(
+            ChunksOnly(table), FileInfo("o.csv", table.sha256), source="shop", customer_source="shop",
+            mapping=MAPPING, options=OPTIONS, batch_size=3, store=store, log=log,
+            rejects=sink, now=NOW, writer=writer, executor=pool, in_flight=4,
+        )  # fmt: skip
+    sink.close()
+    assert store.batches == [["o0", "o1", "o2"], ["o3", "o4"], ["o6", "o7", "o8"], ["o9"]]
+    lines = (tmp_path / "rejects.csv").read_text().splitlines()[1:]
+    assert [line.split(",")[0] for line in lines] == ["5", "7", "9"]  # o3, o5 (bad amount), o7
+    assert lines[1].endswith("o5,c,2026-10-01T10:00:00Z,x")  # cells from the worker
+    assert lines[0].endswith("o3,nobody,2026-10-01T10:00:00Z,1.00")  # cells read again here

@@ -172,11 +172,14 @@ def import_order_file(
 
     store = adapters.orders(source, credit_at=now)
 
-    # No parser processes: an order row parses in a few microseconds, less
-    # than it costs to ship it to another process and back. Writer threads
-    # instead, so that the database works while the next batch parses.
+    # Parser processes as for customers (a batch goes there as text, so
+    # shipping it costs next to nothing), and writer threads, so that the
+    # database works while the next batches parse.
     def run(table: CsvFile, info: FileInfo, sink: RejectsFile, progress: Progress) -> ImportSummary:
-        with ThreadPoolExecutor(store.writers, thread_name_prefix="order-writer") as writer:
+        with (
+            parser_pool(settings.imports, table.lines) as (pool, in_flight),
+            ThreadPoolExecutor(store.writers, thread_name_prefix="order-writer") as writer,
+        ):
             return import_orders(
                 table,
                 info,
@@ -191,6 +194,8 @@ def import_order_file(
                 now=now,
                 progress=progress,
                 writer=writer,
+                executor=pool,
+                in_flight=in_flight,
             )
 
     label = f"orders from {file.name}"

@@ -94,7 +94,7 @@ def import_customers(
     )
     tally = _Tally()
     parse = CustomerParser(mapping, table.header, options)
-    for read, chunk, records, bad in _parsed(table, parse, batch_size, executor, in_flight):
+    for read, chunk, records, bad, _ in _parsed(table, parse, batch_size, executor, in_flight):
         tally.reject_all(rejects, chunk, bad)
         known = store.lookup(
             source.name,
@@ -129,8 +129,13 @@ def import_orders(
     now: datetime,
     progress: Progress | None = None,
     writer: Executor | None = None,
+    executor: Executor | None = None,
+    in_flight: int = 2,
 ) -> ImportSummary:
     """Add an order file's new orders; orders of unknown customers are rejected.
+
+    With an `executor` (worker processes), batches are parsed there as for
+    customers, and this thread only hands them to the writers.
 
     With a `writer` (`store.writers` threads), each batch is written there
     while this thread parses the next one: the database (the server, or
@@ -160,26 +165,29 @@ def import_orders(
     def load(records: list[Any]) -> tuple[int, list[tuple[int, str]]]:
         return store.load(records, customer_source, batch_id) if records else (0, [])
 
-    def settle(
-        chunk: list[RawRow], records: list[Any], bad: list[tuple[int, str]], done: Any
-    ) -> None:
+    def settle(batch: Batch, done: Any) -> None:
+        read, rows, records, bad, whole = batch
         inserted, unknown = done()
-        bad += [
-            (line, f"unknown customer {ref!r} in source {customer_source!r}")
-            for line, ref in unknown
-        ]
-        tally.reject_all(rejects, chunk, sorted(bad))
-        tally.read += len(chunk)
+        if unknown:
+            bad += [
+                (line, f"unknown customer {ref!r} in source {customer_source!r}")
+                for line, ref in unknown
+            ]
+            if rows is not whole:  # parsed elsewhere: the cells of those lines are read again
+                lines = {line for line, _ in unknown}
+                rows = rows + [row for row in whole if row[0] in lines]
+        tally.reject_all(rejects, rows, sorted(bad))
+        tally.read += read
         tally.inserted += inserted
         tally.unchanged += len(records) - inserted - len(unknown)
         if progress:
-            progress.advance(len(chunk))
+            progress.advance(read)
 
-    writing: deque[tuple[list[RawRow], list[Any], list[tuple[int, str]], Any]] = deque()
-    for _, chunk, records, bad in _parsed(table, parse, batch_size, None, 0):
+    writing: deque[tuple[Batch, Any]] = deque()
+    for batch in _parsed(table, parse, batch_size, executor, in_flight):
         while len(writing) >= (store.writers if writer else 1):
             settle(*writing.popleft())  # parsing this batch overlapped with writing that one
-        writing.append((chunk, records, bad, _started(writer, load, records)))
+        writing.append((batch, _started(writer, load, batch[2])))
     while writing:
         settle(*writing.popleft())
     return _finish(log, batch_id, tally, rejects, now)
@@ -202,6 +210,8 @@ def _finish(
 
 
 Parsed = tuple[list[Any], list[tuple[int, str]], list[RawRow]]  # records, (line, reason), bad rows
+# rows read, rows the rejects may need, records, (line, reason) of bad rows, the whole batch
+Batch = tuple[int, list[RawRow], list[Any], list[tuple[int, str]], Iterable[RawRow]]
 
 
 def parse_chunk(parse: Callable[[int, list[str]], Any], chunk: Iterable[RawRow]) -> Parsed:
@@ -226,8 +236,8 @@ def _parsed(
     size: int,
     executor: Executor | None,
     in_flight: int,
-) -> Iterator[tuple[int, list[RawRow], list[Any], list[tuple[int, str]]]]:
-    """(rows read, rows the rejects may need, records, bad rows) per batch, in file order.
+) -> Iterator[Batch]:
+    """Each batch parsed (`Batch`), in file order.
 
     With an executor, batches are parsed in worker processes while this
     process writes the previous ones; at most `in_flight` batches are parsed
@@ -239,16 +249,29 @@ def _parsed(
     if executor is None:
         for chunk in _chunks(table.rows(), size):
             records, bad, _ = parse_chunk(parse, chunk)
-            yield len(chunk), chunk, records, bad
+            yield len(chunk), chunk, records, bad, chunk
         return
     window = max(in_flight, 1)
-    pending: deque[Future[Parsed]] = deque()
-    for text in table.chunks(size):
-        pending.append(executor.submit(_parse_counted, parse, text))
+    pending: deque[tuple[Iterable[RawRow], Future[tuple[int, list[RawRow], list[Any], Any]]]]
+    pending = deque()
+    chunks, unreadable = iter(table.chunks(size)), None
+    while True:
+        try:
+            text = next(chunks)
+        except StopIteration:
+            break
+        except InputFileError as error:  # further on: the batches read before it still count
+            unreadable = error
+            break
+        pending.append((text, executor.submit(_parse_counted, parse, text)))
         if len(pending) >= window:
-            yield pending.popleft().result()
+            text, future = pending.popleft()
+            yield *future.result(), text
     while pending:
-        yield pending.popleft().result()
+        text, future = pending.popleft()
+        yield *future.result(), text
+    if unreadable:
+        raise unreadable
 
 
 def _parse_counted(
