@@ -32,7 +32,6 @@ from engine.db.types import UTCDateTime
 from engine.db.upsert import insert_new
 
 DEADLOCK = "40P01"  # PostgreSQL's deadlock_detected
-DEADLOCK_RETRIES = 1
 STAGE_COLUMNS = OrderRecord._fields
 CREATE_STAGE = {
     "sqlite": """CREATE TEMP TABLE IF NOT EXISTS order_stage (
@@ -113,7 +112,7 @@ class SqlOrderStore:
     On PostgreSQL two batches load at once (`writers`), each on its own
     connection, so that two server processes share the work. Two batches
     holding the same order ids in crossing order can deadlock; the server
-    then aborts one, and it runs again once (`DEADLOCK_RETRIES`).
+    then aborts one, and it runs again once.
     """
 
     def __init__(self, engine: Engine, source: str, credit_at: datetime | None = None) -> None:
@@ -134,20 +133,22 @@ class SqlOrderStore:
         self, records: list[OrderRecord], customer_source: str, batch_id: int
     ) -> tuple[int, list[tuple[int, str]]]:
         """Insert the batch's new orders; returns (inserted, [(line, unknown customer)])."""
-        for attempt in range(DEADLOCK_RETRIES + 1):
-            try:
-                with self.engine.begin() as conn:
-                    inserted, credited, unknown = self._load(
-                        conn, records, customer_source, batch_id
-                    )
-            except OperationalError as exc:
-                if getattr(exc.orig, "sqlstate", None) != DEADLOCK or attempt == DEADLOCK_RETRIES:
-                    raise
-                continue
-            with self._lock:
-                self._credited += credited
-            return inserted, unknown
-        raise AssertionError("unreachable")
+        try:
+            inserted, credited, unknown = self._committed(records, customer_source, batch_id)
+        except OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) != DEADLOCK:
+                raise
+            # rolled back by the server: run once more, now that the other writer is ahead
+            inserted, credited, unknown = self._committed(records, customer_source, batch_id)
+        with self._lock:
+            self._credited += credited
+        return inserted, unknown
+
+    def _committed(
+        self, records: list[OrderRecord], customer_source: str, batch_id: int
+    ) -> tuple[int, int, list[tuple[int, str]]]:
+        with self.engine.begin() as conn:
+            return self._load(conn, records, customer_source, batch_id)
 
     def _load(
         self, conn: Connection, records: list[OrderRecord], customer_source: str, batch_id: int

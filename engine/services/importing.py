@@ -14,7 +14,7 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
-from typing import Any
+from typing import Any, NamedTuple
 
 from engine.core.counts import ImportCounts, ImportSummary
 from engine.core.customers import CustomerParser, ParseOptions, Source
@@ -48,7 +48,9 @@ class _Tally:
     rejected: int = 0
     reasons: Counter[str] = field(default_factory=Counter)  # reason kind -> rows
 
-    def reject_all(self, rejects: Rejects, chunk: list[RawRow], bad: list[tuple[int, str]]) -> None:
+    def reject_all(
+        self, rejects: Rejects, chunk: Iterable[RawRow], bad: list[tuple[int, str]]
+    ) -> None:
         """Write the `bad` (line, reason) rows, found among `chunk`, to the rejects file."""
         if not bad:
             return
@@ -94,8 +96,9 @@ def import_customers(
     )
     tally = _Tally()
     parse = CustomerParser(mapping, table.header, options)
-    for read, chunk, records, bad, _ in _parsed(table, parse, batch_size, executor, in_flight):
-        tally.reject_all(rejects, chunk, bad)
+    for batch, _ in _parsed(table, parse, batch_size, executor, in_flight):
+        records = batch.records
+        tally.reject_all(rejects, batch.bad_rows, batch.bad)
         known = store.lookup(
             source.name,
             {r.source_ref for r in records if r.source_ref},
@@ -104,12 +107,12 @@ def import_customers(
         )
         plan = plan_batch(records, known, source, now)
         store.apply(plan, source, batch_id, now)
-        tally.read += read
+        tally.read += batch.read
         tally.inserted += len(plan.created)
         tally.merged += plan.merged_lines
         tally.unchanged += plan.unchanged_lines
         if progress:
-            progress.advance(read)
+            progress.advance(batch.read)
     store.settle()
     return _finish(log, batch_id, tally, rejects, now)
 
@@ -165,29 +168,28 @@ def import_orders(
     def load(records: list[Any]) -> tuple[int, list[tuple[int, str]]]:
         return store.load(records, customer_source, batch_id) if records else (0, [])
 
-    def settle(batch: Batch, done: Any) -> None:
-        read, rows, records, bad, whole = batch
+    def settle(batch: Parsed, whole: Iterable[RawRow], done: Any) -> None:
         inserted, unknown = done()
-        if unknown:
-            bad += [
+        bad, rows = batch.bad, batch.bad_rows
+        if unknown:  # their cells are read again from the batch (text, if parsed elsewhere)
+            bad = bad + [
                 (line, f"unknown customer {ref!r} in source {customer_source!r}")
                 for line, ref in unknown
             ]
-            if rows is not whole:  # parsed elsewhere: the cells of those lines are read again
-                lines = {line for line, _ in unknown}
-                rows = rows + [row for row in whole if row[0] in lines]
+            lines = {line for line, _ in unknown}
+            rows = rows + [row for row in whole if row[0] in lines]
         tally.reject_all(rejects, rows, sorted(bad))
-        tally.read += read
+        tally.read += batch.read
         tally.inserted += inserted
-        tally.unchanged += len(records) - inserted - len(unknown)
+        tally.unchanged += len(batch.records) - inserted - len(unknown)
         if progress:
-            progress.advance(read)
+            progress.advance(batch.read)
 
-    writing: deque[tuple[Batch, Any]] = deque()
-    for batch in _parsed(table, parse, batch_size, executor, in_flight):
+    writing: deque[tuple[Parsed, Iterable[RawRow], Any]] = deque()
+    for batch, whole in _parsed(table, parse, batch_size, executor, in_flight):
         while len(writing) >= (store.writers if writer else 1):
             settle(*writing.popleft())  # parsing this batch overlapped with writing that one
-        writing.append((batch, _started(writer, load, batch[2])))
+        writing.append((batch, whole, _started(writer, load, batch.records)))
     while writing:
         settle(*writing.popleft())
     return _finish(log, batch_id, tally, rejects, now)
@@ -209,16 +211,21 @@ def _finish(
     return ImportSummary(batch_id, counts, rejects.written, tally.reasons)
 
 
-Parsed = tuple[list[Any], list[tuple[int, str]], list[RawRow]]  # records, (line, reason), bad rows
-# rows read, rows the rejects may need, records, (line, reason) of bad rows, the whole batch
-Batch = tuple[int, list[RawRow], list[Any], list[tuple[int, str]], Iterable[RawRow]]
+class Parsed(NamedTuple):
+    """One batch, parsed."""
+
+    read: int  # rows read
+    records: list[Any]
+    bad: list[tuple[int, str]]  # (line, reason) of the rows refused
+    bad_rows: list[RawRow]  # those rows, with their cells, for the rejects file
 
 
 def parse_chunk(parse: Callable[[int, list[str]], Any], chunk: Iterable[RawRow]) -> Parsed:
     """Parse one batch (raw rows, or a table's chunk that reads into them);
     module-level so that worker processes can run it."""
-    records, bad, rows = [], [], []
+    read, records, bad, bad_rows = 0, [], [], []
     for row in chunk:
+        read += 1
         line, cells, problem = row
         try:
             if problem:
@@ -226,8 +233,8 @@ def parse_chunk(parse: Callable[[int, list[str]], Any], chunk: Iterable[RawRow])
             records.append(parse(line, cells))
         except Invalid as exc:
             bad.append((line, str(exc)))
-            rows.append(row)
-    return records, bad, rows
+            bad_rows.append(row)
+    return Parsed(read, records, bad, bad_rows)
 
 
 def _parsed(
@@ -236,8 +243,9 @@ def _parsed(
     size: int,
     executor: Executor | None,
     in_flight: int,
-) -> Iterator[Batch]:
-    """Each batch parsed (`Batch`), in file order.
+) -> Iterator[tuple[Parsed, Iterable[RawRow]]]:
+    """Each batch parsed, with the batch itself (which reads into its rows
+    again), in file order.
 
     With an executor, batches are parsed in worker processes while this
     process writes the previous ones; at most `in_flight` batches are parsed
@@ -248,12 +256,10 @@ def _parsed(
     """
     if executor is None:
         for chunk in _chunks(table.rows(), size):
-            records, bad, _ = parse_chunk(parse, chunk)
-            yield len(chunk), chunk, records, bad, chunk
+            yield parse_chunk(parse, chunk), chunk
         return
     window = max(in_flight, 1)
-    pending: deque[tuple[Iterable[RawRow], Future[tuple[int, list[RawRow], list[Any], Any]]]]
-    pending = deque()
+    pending: deque[tuple[Iterable[RawRow], Future[Parsed]]] = deque()
     chunks, unreadable = iter(table.chunks(size)), None
     while True:
         try:
@@ -263,23 +269,15 @@ def _parsed(
         except InputFileError as error:  # further on: the batches read before it still count
             unreadable = error
             break
-        pending.append((text, executor.submit(_parse_counted, parse, text)))
+        pending.append((text, executor.submit(parse_chunk, parse, text)))
         if len(pending) >= window:
             text, future = pending.popleft()
-            yield *future.result(), text
+            yield future.result(), text
     while pending:
         text, future = pending.popleft()
-        yield *future.result(), text
+        yield future.result(), text
     if unreadable:
         raise unreadable
-
-
-def _parse_counted(
-    parse: Callable[[int, list[str]], Any], chunk: Iterable[RawRow]
-) -> tuple[int, list[RawRow], list[Any], list[tuple[int, str]]]:
-    rows = list(chunk)
-    records, bad, bad_rows = parse_chunk(parse, rows)
-    return len(rows), bad_rows, records, bad
 
 
 def _chunks(rows: Iterable[RawRow], size: int) -> Iterator[list[RawRow]]:
