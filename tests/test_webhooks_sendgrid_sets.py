@@ -6,6 +6,8 @@ import gc
 import json
 from datetime import timedelta
 
+from sqlalchemy import bindparam, text, update
+
 from engine.bootstrap import Adapters
 from engine.core.sending.due import suppression_token
 from engine.db.models import Consent, Event, QuarantinedEvent, Send, Suppression
@@ -67,6 +69,34 @@ def test_one_update_per_send_leaves_what_the_events_one_by_one_would(adapters: A
     events = {e["event_key"]: e for e in table(adapters, Event)}
     assert events["sendgrid:ZmFrZS1ldmVudC00006"]["customer_id"] == s[1]["customer_id"]
     assert events["sendgrid:ZmFrZS1ldmVudC00006"]["campaign_id"] == s[1]["campaign_id"]
+
+
+def test_a_batch_stores_times_and_values_as_the_models_do(adapters: Adapters) -> None:
+    # The batch goes to the database as one JSON document: what it stores
+    # must be what the models store, or comparing times in SQL goes wrong.
+    s = sent(adapters, 1)
+    stored = OPEN + timedelta(minutes=10, microseconds=5)  # an open the models wrote
+    with adapters.engine.begin() as conn:
+        conn.execute(update(Send).where(Send.id == s[0]["id"]).values(opened_at=stored))
+    web = client(adapters)
+    later = event("open", s[0], 1, 11, sg_machine_open=False, useragent="Mozilla/5.0 ü")
+    assert post(web, [later]).status_code == 200
+    assert table(adapters, Send)[0]["opened_at"] == stored  # later than the stored one
+    assert post(web, [event("open", s[0], 2, 10, sg_machine_open=True)]).status_code == 200
+    assert table(adapters, Send)[0]["opened_at"] == stored  # a machine open sets nothing
+    assert post(web, [event("open", s[0], 3, 10, sg_machine_open=False)]).status_code == 200
+    assert table(adapters, Send)[0]["opened_at"] == OPEN + timedelta(minutes=10)  # 5 µs earlier
+    opened = {e["event_key"][-2:]: e for e in table(adapters, Event)}
+    assert opened["01"]["detail"]["useragent"] == "Mozilla/5.0 ü"
+    assert opened["01"]["machine"] is False and opened["02"]["machine"] is True
+    assert opened["01"]["url"] is None
+    same = text("SELECT count(*) FROM events WHERE occurred_at = :at AND machine = :machine")
+    bound = same.bindparams(
+        bindparam("at", OPEN + timedelta(minutes=11), type_=Event.occurred_at.type),
+        bindparam("machine", False, type_=Event.machine.type),
+    )
+    with adapters.engine.connect() as conn:
+        assert conn.execute(bound).scalar_one() == 1
 
 
 def test_json_the_fast_parser_refuses_is_still_read(adapters: Adapters) -> None:

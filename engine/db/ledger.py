@@ -20,22 +20,17 @@ from sqlalchemy import (
     BigInteger,
     Connection,
     Engine,
-    and_,
     any_,
     bindparam,
-    case,
     insert,
-    literal_column,
-    or_,
     select,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from engine.core.tracking.events import DELIVERY_RANK, NewEvent
-from engine.db.ledger_sets import SEND_RANK, insert_events, update_sends
-from engine.db.models import Event, QuarantinedEvent, Send, WebhookBatch
+from engine.db.ledger_sets import insert_events, update_sends
+from engine.db.models import QuarantinedEvent, Send, WebhookBatch
 
 
 # Value objects made a thousand times per webhook batch: named tuples are
@@ -163,12 +158,9 @@ class LedgerUnit:
     def _insert(self, rows: list[dict[str, Any]]) -> set[str]:
         """Insert event rows new to the ledger (ON CONFLICT DO NOTHING); returns their keys.
 
-        PostgreSQL: one statement over arrays (`engine.db.ledger_sets`).
+        One statement over a JSON parameter (`engine.db.ledger_sets`).
         """
-        if self.conn.dialect.name == "postgresql":
-            return insert_events(self.conn, rows)
-        statement = sqlite_insert(Event).on_conflict_do_nothing(index_elements=["event_key"])
-        return set(self.conn.execute(statement.returning(Event.event_key), rows).scalars())
+        return insert_events(self.conn, rows)
 
     def quarantine(
         self, batch_id: int | None, source: str, position: int, reason: str, raw: str, now: datetime
@@ -197,8 +189,7 @@ class LedgerUnit:
         Reduced to one change per send first (the highest-ranked status, the
         first of equals; the earliest open and click), which is what applying
         the events one by one would leave; then ONE statement updates every
-        send of the batch once (PostgreSQL: over a JSON parameter; SQLite: an
-        executemany of the same guarded update).
+        send of the batch once, over a JSON parameter.
         """
         changes: dict[int, dict[str, Any]] = {}
         for e in fresh:
@@ -217,10 +208,7 @@ class LedgerUnit:
                 change[first] = e.occurred_at
         if not changes:
             return
-        if self.conn.dialect.name == "postgresql":
-            update_sends(self.conn, list(changes.values()))
-        else:
-            self.conn.execute(_SQLITE_SENDS, list(changes.values()))
+        update_sends(self.conn, list(changes.values()))
 
 
 # The ledger kinds that set a send's first-time column, and an empty change.
@@ -234,29 +222,6 @@ _NO_CHANGE: dict[str, Any] = {
 }
 
 
-def _sqlite_sends() -> Any:
-    """SQLite's one-send update: the guards of `engine.db.ledger_sets._SENDS` in CASEs."""
-    rank = literal_column(SEND_RANK)
-    better = bindparam("rank") > rank
-    at = {key: bindparam(key, type_=Send.opened_at.type) for key in ("at", "opened", "clicked")}
-    earlier = {
-        key: or_(and_(at[key].is_not(None), column.is_(None)), column > at[key])
-        for key, column in (("opened", Send.opened_at), ("clicked", Send.clicked_at))
-    }
-    return (
-        update(Send)
-        .where(Send.id == bindparam("sid"), or_(better, *earlier.values()))
-        .values(
-            delivery=case((better, bindparam("status")), else_=Send.delivery),
-            delivery_at=case((better, at["at"]), else_=Send.delivery_at),
-            opened_at=case((earlier["opened"], at["opened"]), else_=Send.opened_at),
-            clicked_at=case((earlier["clicked"], at["clicked"]), else_=Send.clicked_at),
-        )
-        .execution_options(synchronize_session=False)
-    )
-
-
-_SQLITE_SENDS = _sqlite_sends()
 # Built once: a callback's few statements cost more to build than to run.
 _STORE = insert(WebhookBatch).returning(WebhookBatch.id)
 _SEND_REF = select(

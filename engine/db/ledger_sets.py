@@ -1,18 +1,21 @@
-"""Set-based ledger writes for PostgreSQL: a whole batch as ONE JSON parameter per statement.
+"""Set-based ledger writes: a whole batch as ONE JSON parameter per statement.
 
-psycopg builds parameters in Python: a multi-row VALUES list of 1,000
-events (12,000 placeholders), an executemany of 1,000 UPDATEs, or even
-text arrays (each element quoted through a regular expression) cost more
-on the client than the writes on the server. Here the rows of a batch are
-serialised by orjson (C) into one JSON document and the server expands it
-with ``json_to_recordset``: the event insert and the one update of the
-batch's sends are one statement and one parameter each. The statements are
-built from code constants only.
+Building parameters in Python costs more than the writes: on PostgreSQL a
+multi-row VALUES list of 1,000 events (12,000 placeholders), an
+executemany of 1,000 UPDATEs or text arrays (psycopg quotes each element
+through a regular expression); on SQLite an executemany, where SQLAlchemy
+runs every value of every row through its type processors (two thirds of
+a SendGrid batch's time). Here the rows of a batch are serialised by
+orjson (C) into one JSON document and the database expands it
+(PostgreSQL ``json_to_recordset``, SQLite ``json_each``): the event insert
+and the one update of the batch's sends are one statement and one
+parameter each. The statements are built from code constants only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import orjson
@@ -41,6 +44,28 @@ _INSERT: Final = text(
     f" AS r({', '.join(f'{name} {kind}' for name, kind in EVENT_COLUMNS.items())})"
     " ON CONFLICT (event_key) DO NOTHING RETURNING event_key"
 )
+_SEND_CHANGE: Final = ("sid", "status", "rank", "at", "opened", "clicked")
+
+
+def _sqlite_rows(columns: Sequence[str], json_columns: Sequence[str] = ()) -> str:
+    """The rows of a JSON array parameter as a SQLite subquery with these columns.
+
+    ``->>`` gives SQL values (JSON true/false as 1/0, as SQLite stores
+    booleans); ``->`` keeps an object as its JSON text, as a JSON column holds it.
+    """
+    picked = ", ".join(
+        f"value {'->' if name in json_columns else '->>'} '$.{name}' AS {name}" for name in columns
+    )
+    return f"(SELECT {picked} FROM json_each(:rows))"
+
+
+# SQLite reads an INSERT .. SELECT's ON CONFLICT as a join constraint
+# unless the SELECT has a WHERE clause.
+_SQLITE_INSERT: Final = text(
+    f"INSERT INTO events ({_NAMES}) SELECT {_NAMES} FROM"
+    f" {_sqlite_rows(list(EVENT_COLUMNS), ['detail'])} WHERE true"
+    " ON CONFLICT (event_key) DO NOTHING RETURNING event_key"
+)
 # A send's delivery status as its rank (the same SQL on SQLite).
 SEND_RANK: Final = (
     "(CASE sends.delivery "
@@ -64,6 +89,26 @@ _SENDS: Final = text(
     " OR LEAST(sends.opened_at, v.opened) IS DISTINCT FROM sends.opened_at"
     " OR LEAST(sends.clicked_at, v.clicked) IS DISTINCT FROM sends.clicked_at)"
 )
+# The same on SQLite, whose min() of a NULL is NULL: an open or click time
+# is taken when the send has none or a later one. SQLite stores times as
+# sortable text, so comparing the texts compares the times.
+_SQLITE_EARLIER: Final = {
+    column: f"(v.{change} IS NOT NULL AND (sends.{column} IS NULL OR sends.{column} > v.{change}))"
+    for column, change in (("opened_at", "opened"), ("clicked_at", "clicked"))
+}
+_SQLITE_SENDS: Final = text(
+    "UPDATE sends SET"
+    f" delivery = CASE WHEN v.rank > {SEND_RANK} THEN v.status ELSE sends.delivery END,"
+    f" delivery_at = CASE WHEN v.rank > {SEND_RANK} THEN v.at ELSE sends.delivery_at END,"
+    + ",".join(
+        f" {column} = CASE WHEN {earlier} THEN v.{column[:-3]} ELSE sends.{column} END"
+        for column, earlier in _SQLITE_EARLIER.items()
+    )
+    + f" FROM {_sqlite_rows(_SEND_CHANGE)} AS v"
+    f" WHERE sends.id = v.sid AND (v.rank > {SEND_RANK} OR "
+    + " OR ".join(_SQLITE_EARLIER.values())
+    + ")"
+)
 
 
 def insert_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> set[str]:
@@ -71,15 +116,27 @@ def insert_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> set[str]:
 
     Every row has the keys of `EVENT_COLUMNS`; times are timezone-aware.
     """
-    return set(conn.execute(_INSERT, {"rows": _json(rows)}).scalars().all())  # one fetchall
+    statement = _INSERT if conn.dialect.name == "postgresql" else _SQLITE_INSERT
+    return set(conn.execute(statement, {"rows": _json(conn, rows)}).scalars().all())
 
 
 def update_sends(conn: Connection, changes: Sequence[dict[str, Any]]) -> None:
     """Apply one change per send: ``sid``, ``status``/``rank``/``at`` (rank 0: no status),
     ``opened`` and ``clicked`` (None: none in the batch)."""
-    conn.execute(_SENDS, {"rows": _json(changes)})
+    statement = _SENDS if conn.dialect.name == "postgresql" else _SQLITE_SENDS
+    conn.execute(statement, {"rows": _json(conn, changes)})
 
 
-def _json(rows: Sequence[dict[str, Any]]) -> str:
-    # orjson writes aware datetimes in RFC 3339 with their offset.
-    return orjson.dumps(rows).decode()
+def _json(conn: Connection, rows: Sequence[dict[str, Any]]) -> str:
+    """The rows as one JSON array. PostgreSQL reads aware datetimes in RFC 3339
+    with their offset (orjson's form); SQLite gets the stored form of
+    `engine.db.types.UTCDateTime` (naive UTC, microseconds)."""
+    if conn.dialect.name == "postgresql":
+        return orjson.dumps(rows).decode()
+    return orjson.dumps(rows, default=_sqlite_time, option=orjson.OPT_PASSTHROUGH_DATETIME).decode()
+
+
+def _sqlite_time(value: Any) -> str:
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise TypeError(f"cannot store {value!r} as a UTC time")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
