@@ -6,11 +6,14 @@ import gc
 import json
 from datetime import timedelta
 
+import pytest
+
 from sqlalchemy import bindparam, text, update
 
 from engine.bootstrap import Adapters
 from engine.core.sending.due import suppression_token
-from engine.db.models import Consent, Event, QuarantinedEvent, Send, Suppression
+from engine.db.models import Consent, Event, QuarantinedEvent, Send, Suppression, WebhookBatch
+from engine.services import ingesting
 from engine.web import production_app
 
 from .test_dispatch import OPEN, table
@@ -97,6 +100,27 @@ def test_a_batch_stores_times_and_values_as_the_models_do(adapters: Adapters) ->
     )
     with adapters.engine.connect() as conn:
         assert conn.execute(bound).scalar_one() == 1
+
+
+def test_a_batch_whose_processing_fails_is_still_kept_and_nothing_is_half_applied(
+    adapters: Adapters, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The body is stored in the transaction that processes it; should that
+    # fail, it is stored on its own before the error answer.
+    s = sent(adapters, 1)
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("a bug in the effects")
+
+    monkeypatch.setattr(ingesting, "_email_effects", broken)
+    body = json.dumps([event("delivered", s[0], 1), event("unsubscribe", s[0], 2)])
+    assert post(client(adapters), body).status_code == 500  # SendGrid retries
+    batches = table(adapters, WebhookBatch)
+    assert [(b["body"], b["status"], b["events"]) for b in batches] == [(body, "received", 0)]
+    assert table(adapters, Event) == [] and table(adapters, Send)[0]["delivery"] is None
+    monkeypatch.undo()
+    assert post(client(adapters), body).status_code == 200  # SendGrid's retry applies it
+    assert {e["kind"] for e in table(adapters, Event)} == {"delivered", "unsubscribed"}
 
 
 def test_json_the_fast_parser_refuses_is_still_read(adapters: Adapters) -> None:
