@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from engine.bootstrap import Adapters
 from engine.errors import InputFileError
-from engine.files import open_csv
+from engine.files import open_csv, printable
+
+from .helpers import load_customers, read_rejects
 
 TRICKY = (
     "id,name,note\r\n"
@@ -41,16 +44,68 @@ def test_chunks_read_into_exactly_the_rows_of_the_file(tmp_path: Path, size: int
     assert all(len(list(chunk)) <= size for chunk in chunks)
 
 
-def test_a_file_that_cannot_be_decoded_is_refused_near_its_line(tmp_path: Path) -> None:
+def test_a_record_that_is_not_utf8_is_a_bad_row_at_its_line(tmp_path: Path) -> None:
     path = tmp_path / "c.csv"
-    good = b"".join(b"a%d,x\n" % i for i in range(20_000))  # past open_csv's first read
-    path.write_bytes(b"id,name\n" + good + b"bad,\xff\n")
-    with pytest.raises(InputFileError, match=r"c\.csv:(\d+): cannot read CSV") as chunked:
-        list(open_csv(path).chunks(5000))
-    with pytest.raises(InputFileError, match=r"c\.csv:(\d+): cannot read CSV") as rowed:
-        list(open_csv(path).rows())
-    # text is decoded 8 KB ahead of the line being read: the line named is
-    # at most that far before the bad one (20,002), as with the row reader
-    for raised in (chunked, rowed):
-        line = int(str(raised.value).split(":")[1])
-        assert 20_002 - 1_000 < line <= 20_002
+    good = b"".join(b"a%d,x\n" % i for i in range(20_000))
+    latin = "M\u00fcnchen".encode("cp1252")  # Excel's "CSV" on Windows
+    path.write_bytes(b"id,name\n" + good + b"bad," + latin + b'\nq,"two\nlines \xff"\nlast,y\n')
+    table = open_csv(path)
+    assert not table.utf8
+    for rows in (list(table.rows()), [r for c in table.chunks(5000) for r in c]):
+        assert len(rows) == 20_003  # nothing after the bad rows is lost
+        assert rows[20_000] == (
+            20_002,
+            ["bad", "M\udcfcnchen"],
+            "not UTF-8: byte 0xFC in cell 2 (save the file as UTF-8, or correct that cell)",
+        )
+        assert rows[20_001][0] == 20_003 and "byte 0xFF in cell 2" in str(rows[20_001][2])
+        assert rows[20_002] == (20_005, ["last", "y"], None)
+        assert {problem for _, _, problem in rows[:20_000]} == {None}
+    assert printable(rows[20_000][1][1]) == "M\ufffdnchen"
+
+
+def test_a_header_that_is_not_utf8_refuses_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    path.write_bytes("id,stra\u00dfe\n1,x\n".encode("cp1252"))
+    with pytest.raises(
+        InputFileError, match=r"c\.csv:1: header row not UTF-8: byte 0xDF in cell 2"
+    ):
+        open_csv(path)
+
+
+def test_utf8_split_across_read_blocks_is_still_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    head = b"id,name\n" + (b"r," + b"x" * 97 + b"\n") * 10_485
+    last = b"z," + b"x" * ((1 << 20) - 1 - len(head) - 2)  # the 2-byte "\u00fc" straddles 1 MiB
+    path.write_bytes(head + last + "\u00fc\n".encode())
+    assert len(head + last) == (1 << 20) - 1
+    table = open_csv(path)
+    assert table.utf8
+    assert {problem for _, _, problem in table.rows()} == {None}
+
+
+def test_a_field_past_the_csv_limit_stops_the_file_at_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    path.write_bytes(b"id,name\n1,a\n2," + b"x" * 200_000 + b"\n3,c\n")
+    for read in (lambda t: list(t.rows()), lambda t: [r for c in t.chunks(5000) for r in c]):
+        with pytest.raises(InputFileError, match=r"c\.csv:3: cannot read CSV: field larger"):
+            read(open_csv(path))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_import_keeps_the_rows_around_one_that_is_not_utf8(
+    adapters: Adapters, tmp_path: Path, workers: int
+) -> None:
+    path = tmp_path / "people.csv"
+    rows = [f"c{i},p{i}@example.com" for i in range(30)]
+    lines = ["external_id,email", *rows[:10], "c-bad,m\u00fcller@example.com", *rows[10:]]
+    path.write_bytes("\n".join(lines).encode("cp1252") + b"\n")
+    settings = adapters.settings.imports
+    object.__setattr__(settings, "batch_size", 10)  # 4 batches: worker processes with 2
+    object.__setattr__(settings, "workers", workers)
+    done = load_customers(adapters, path)
+    assert (done.counts.read, done.counts.inserted, done.counts.rejected) == (31, 30, 1)
+    assert done.reasons == {"not UTF-8": 1}
+    [reject] = read_rejects(done.rejects_path)
+    assert reject["line"] == "12" and "byte 0xFC in cell 2" in reject["reason"]
+    assert reject["email"] == "m\ufffdller@example.com"

@@ -284,6 +284,11 @@ def test_a_returns_file_goes_the_same_way(
     reasons = {e["send_id"]: e["detail"]["reason"] for e in table(hooks, Event)}
     assert reasons == {sends[0]["id"]: "moved", sends[1]["id"]: "unknown addressee"}
 
+    path.write_bytes(path.read_bytes() + "x,,d\u00e9m\u00e9nag\u00e9\n".encode("cp1252"))
+    shown = CliRunner().invoke(cli, ["import", "returns", str(path)], env=env)
+    assert shown.exit_code != 0 and "returns.csv:5: not UTF-8: byte 0xE9" in shown.output
+    assert counts(hooks)["events"] == 2  # refused whole: nothing more stored
+
 
 CALLS = CALL.replace("steps:", "response: {events: [purchase, call_disposition]}\nsteps:")
 

@@ -7,7 +7,6 @@ import json
 from datetime import timedelta
 
 import pytest
-
 from sqlalchemy import bindparam, text, update
 
 from engine.bootstrap import Adapters

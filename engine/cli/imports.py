@@ -24,6 +24,7 @@ from engine.core.customers import Origin, Source
 from engine.core.orders import OrderOptions
 from engine.db.attribution import SqlResponses, SqlResponseUnits
 from engine.db.ledger import SqlLedger
+from engine.errors import InputFileError
 from engine.files import CsvFile, RejectsFile, open_csv
 from engine.services.business import Batch, Ingested, ingest_mail, run_batch
 from engine.services.importing import FileInfo, import_customers, import_orders
@@ -259,7 +260,13 @@ def returns(ctx: Context, file: Path) -> None:
 
 def import_returns(adapters: Adapters, file: Path, *, now: datetime) -> Ingested:
     """Returned-mail rows through the same path as ``POST /webhooks/mail``."""
-    text = file.read_text(encoding="utf-8-sig")
+    data = file.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:  # one file is one batch: refused whole, nothing stored
+        line = data[: exc.start].count(b"\n") + 1
+        byte = data[exc.start]
+        raise InputFileError(f"{file}:{line}: not UTF-8: byte 0x{byte:02X}") from None
     rows = [
         {"type": "returned", "occurred_at": row.get("returned_at") or now.isoformat(), **row}
         for row in csv.DictReader(io.StringIO(text))
