@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from sqlalchemy import create_engine, text
 from engine.bootstrap import Adapters
 from engine.cli import cli
 from engine.cli.simulate import run_simulation
+from engine.db import sandbox
 from engine.db.sandbox import CopyImpossible, throwaway_copy
 from engine.errors import InvalidDocument
 from engine.services.simulating import Run, read_model
@@ -51,6 +53,18 @@ def files(adapters: Adapters) -> dict[str, str]:
     }
 
 
+class Named:
+    """Stands in for `secrets` in the sandbox: notes the databases it names."""
+
+    def __init__(self) -> None:
+        self.made: list[str] = []
+
+    def token_hex(self, n: int) -> str:
+        value = secrets.token_hex(n)
+        self.made.append(f"engine_sim_{value}")
+        return value
+
+
 def sim_databases() -> set[str]:
     engine = create_engine(PG_ADMIN_URL)
     with engine.connect() as conn:
@@ -61,7 +75,11 @@ def sim_databases() -> set[str]:
 
 
 def test_the_real_database_is_unchanged_and_the_same_seed_repeats_itself(
-    adapters: Adapters, settings: Settings, database_url: str, tmp_path: Path
+    adapters: Adapters,
+    settings: Settings,
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     people(adapters, 150)
     file = tmp_path / "campaign.yaml"
@@ -72,7 +90,8 @@ def test_the_real_database_is_unchanged_and_the_same_seed_repeats_itself(
     before, sqlite = snapshot(adapters), adapters.engine.dialect.name == "sqlite"
     adapters.engine.dispose()
     raw = files(adapters) if sqlite else {}
-    left = set() if sqlite else sim_databases()
+    named = Named()  # only this test's databases: other runs may share the server
+    monkeypatch.setattr(sandbox, "secrets", named)
     runs = [
         run_simulation(
             on(settings, database_url),
@@ -89,7 +108,8 @@ def test_the_real_database_is_unchanged_and_the_same_seed_repeats_itself(
         adapters.engine.dispose()
         assert files(adapters) == raw  # byte for byte
     else:
-        assert sim_databases() == left  # the temporary database was dropped
+        assert len(named.made) == 3  # one temporary database per run
+        assert not set(named.made) & sim_databases()  # each was dropped
 
 
 def test_a_copy_that_is_impossible_says_why(tmp_path: Path) -> None:
