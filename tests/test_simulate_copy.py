@@ -26,7 +26,7 @@ from engine.settings import Settings
 
 from .conftest import NOW, PG_ADMIN_URL
 from .helpers import snapshot
-from .test_dispatch import EMAIL, people
+from .test_dispatch import EMAIL, launch, people
 from .test_simulate import REMINDER
 
 MODEL = """\
@@ -178,3 +178,20 @@ def test_the_cli_prints_the_timeline_and_json(
     bad.write_text("steps: {offer: {opened: {p: 2}}}\n")
     failed = CliRunner().invoke(cli, [*args, "--model", str(bad)], env=env)
     assert failed.exit_code == 1 and f"{bad}:1:26 steps.offer.opened.p" in failed.output
+
+
+def test_a_campaign_already_launched_is_refused_before_the_copy(
+    adapters: Adapters, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    people(adapters, 10)
+    launch(adapters)  # EMAIL, launched for real
+    file = tmp_path / "campaign.yaml"
+    file.write_text(EMAIL)
+    named = Named()
+    monkeypatch.setattr(sandbox, "secrets", named)
+    env = {"ENGINE_DATABASE_URL": database_url, "ENGINE_CONFIG": ""}
+    failed = CliRunner().invoke(cli, ["simulate", str(file), "--days", "2"], env=env)
+    assert failed.exit_code == 1
+    assert "was already launched, on 2026-11-01" in failed.output
+    assert "give the file another key" in failed.output
+    assert named.made == []  # refused before any copy was made

@@ -41,7 +41,7 @@ from engine.db.simulation import SqlSimulation
 from engine.services.dispatching import DispatchReport, Ports, dispatch_due
 from engine.services.following import FollowupReport, SpecCache, run_followups
 from engine.services.launching import LaunchReport
-from engine.services.simulating import Run, read_model, simulate_campaign
+from engine.services.simulating import Run, read_model, refuse_if_launched, simulate_campaign
 from engine.settings import Settings
 
 WAYS = ("email", "sms", "mail", "call")
@@ -104,6 +104,7 @@ def simulate(
     zone = ZoneInfo(spec.schedule.timezone or ctx.settings.timezone)
     run = Run(start, days, zone, seed, step, hourly_days)
     migrate.require_current(ctx.adapters.engine)
+    refuse_if_launched(SqlSimulation(ctx.adapters.engine), spec.key)  # before copying
     shown = Console(stderr=True) if as_json else ctx.console
     with Progress(console=shown, transient=True) as bar:
         task = bar.add_task(f"simulating {spec.key}: {days} days", total=1.0)

@@ -76,3 +76,10 @@ class SqlSimulation:
         with self.engine.connect() as conn:
             found = conn.execute(select(Campaign.id).where(Campaign.key == campaign_key)).scalar()
         return None if found is None else int(found)
+
+    def launched_at(self, campaign_key: str) -> datetime | None:
+        """When the campaign with this key was launched (None: it never was)."""
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(Campaign.launched_at).where(Campaign.key == campaign_key)
+            ).scalar()

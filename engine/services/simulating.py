@@ -28,7 +28,7 @@ from engine.core.followups.rules import rules_of
 from engine.core.simulation.model import ResponseModel, check_model
 from engine.core.simulation.reactions import Planned, SentMessage, plan_reactions
 from engine.core.simulation.timeline import Timeline
-from engine.errors import InvalidDocument
+from engine.errors import InvalidDocument, PermanentError
 from engine.services.dispatching import DispatchReport
 from engine.services.following import FollowupReport
 from engine.services.launching import LaunchReport
@@ -59,6 +59,7 @@ class World(Protocol):
 
 class Outbox(Protocol):
     def campaign_id(self, campaign_key: str) -> int | None: ...
+    def launched_at(self, campaign_key: str) -> datetime | None: ...
     def sent(
         self, campaign_key: str, since: datetime | None, until: datetime
     ) -> list[SentMessage]: ...
@@ -104,6 +105,18 @@ class _Agenda:
     def next(self) -> datetime | None:
         first = [self.reactions[0][0]] if self.reactions else []
         return min([*first, *self.deadlines[:1]], default=None)
+
+
+def refuse_if_launched(outbox: Outbox, key: str) -> None:
+    """A simulation launches the campaign on the copy; one already launched
+    would only replay its own launch (its cells, and no new sends)."""
+    launched = outbox.launched_at(key)
+    if launched is not None:
+        raise PermanentError(
+            f"campaign {key!r} was already launched, on {launched:%Y-%m-%d %H:%M} UTC;"
+            " simulate tries a campaign before its launch. To try a variant, give the file"
+            f" another key; for this campaign's results, run `campaign report {key}`."
+        )
 
 
 def simulate_campaign(
