@@ -51,9 +51,9 @@ class CsvFile:
             reader = csv.reader(handle)
             try:
                 next(reader)
-            except csv.Error as exc:
+            except (UnicodeDecodeError, csv.Error) as exc:
                 raise InputFileError(f"{self.path}:1: cannot read CSV: {exc}") from exc
-            yield from _records(reader, len(self.header), 0, str(self.path), not self.utf8)
+            yield from _records(reader, self.header, 0, str(self.path), not self.utf8)
 
     def chunks(self, size: int) -> Iterator[TextChunk]:
         """The records after the header, `size` at a time, as text.
@@ -80,8 +80,8 @@ class CsvFile:
                     if not taken:
                         return
                     text = "".join(taken)
-                    yield TextChunk(str(self.path), first, text, len(self.header), not self.utf8)
-            except csv.Error as exc:
+                    yield TextChunk(str(self.path), first, text, self.header, not self.utf8)
+            except (UnicodeDecodeError, csv.Error) as exc:
                 raise InputFileError(f"{self.path}:{line}: cannot read CSV: {exc}") from exc
 
     def _open(self) -> IO[str]:
@@ -98,22 +98,22 @@ class TextChunk:
     where: str  # the file, for errors
     first_line: int
     text: str
-    width: int  # header columns
+    header: tuple[str, ...]
     check: bool = False  # the file is not all UTF-8: look for bytes that are not
 
     def __iter__(self) -> Iterator[RawRow]:
         reader = csv.reader(io.StringIO(self.text, newline=""))
         check = self.check and not _is_text(self.text)
-        return _records(reader, self.width, self.first_line - 1, self.where, check)
+        return _records(reader, self.header, self.first_line - 1, self.where, check)
 
 
 def _records(
-    reader: Any, width: int, offset: int, where: str, check: bool = False
+    reader: Any, header: tuple[str, ...], offset: int, where: str, check: bool = False
 ) -> Iterator[RawRow]:
-    """(line, cells padded to `width`, problem) of each non-empty record of
+    """(line, cells padded to the header's width, problem) of each non-empty record of
     `reader`, whose first line is line `offset` + 1 of the file; with
     `check`, a record holding bytes that are not UTF-8 is a problem too."""
-    line = offset + reader.line_num + 1
+    line, width = offset + reader.line_num + 1, len(header)
     try:
         for values in reader:
             if any(values):
@@ -123,10 +123,10 @@ def _records(
                 elif len(values) < width:
                     values += [""] * (width - len(values))
                 if check and problem is None:
-                    problem = _undecodable(values)
+                    problem = _undecodable(values, header)
                 yield line, values, problem
             line = offset + reader.line_num + 1
-    except csv.Error as exc:
+    except (UnicodeDecodeError, csv.Error) as exc:  # decoding: the file changed since it was opened
         raise InputFileError(f"{where}:{line}: cannot read CSV: {exc}") from exc
 
 
@@ -139,15 +139,16 @@ def _is_text(text: str) -> bool:
     return True
 
 
-def _undecodable(values: list[str]) -> str | None:
+def _undecodable(values: list[str], header: Sequence[str]) -> str | None:
     """Why a record read with ``surrogateescape`` is bad, or None if it is text."""
-    for column, cell in enumerate(values, 1):
+    for column, cell in enumerate(values):
         try:
             cell.encode("utf-8")
         except UnicodeEncodeError as exc:
             byte = ord(cell[exc.start]) - 0xDC00
+            name = repr(header[column]) if column < len(header) else f"cell {column + 1}"
             return (
-                f"not UTF-8: byte 0x{byte:02X} in cell {column}"
+                f"not UTF-8: byte 0x{byte:02X} in {name}"
                 " (save the file as UTF-8, or correct that cell)"
             )
     return None
@@ -193,7 +194,7 @@ def open_csv(path: str | Path) -> CsvFile:
     utf8 = utf8 and _decodes(decoder, b"", final=True)
     with file.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
         header = next(csv.reader(handle), None)
-    if header and (problem := _undecodable(header)):
+    if header and (problem := _undecodable(header, ())):
         raise InputFileError(f"{file}:1: header row {problem}")
     if not header or not any(header):
         raise InputFileError(f"{file}: empty file or missing header row")

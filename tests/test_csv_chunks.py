@@ -56,9 +56,9 @@ def test_a_record_that_is_not_utf8_is_a_bad_row_at_its_line(tmp_path: Path) -> N
         assert rows[20_000] == (
             20_002,
             ["bad", "M\udcfcnchen"],
-            "not UTF-8: byte 0xFC in cell 2 (save the file as UTF-8, or correct that cell)",
+            "not UTF-8: byte 0xFC in 'name' (save the file as UTF-8, or correct that cell)",
         )
-        assert rows[20_001][0] == 20_003 and "byte 0xFF in cell 2" in str(rows[20_001][2])
+        assert rows[20_001][0] == 20_003 and "byte 0xFF in 'name'" in str(rows[20_001][2])
         assert rows[20_002] == (20_005, ["last", "y"], None)
         assert {problem for _, _, problem in rows[:20_000]} == {None}
     assert printable(rows[20_000][1][1]) == "M\ufffdnchen"
@@ -107,5 +107,5 @@ def test_an_import_keeps_the_rows_around_one_that_is_not_utf8(
     assert (done.counts.read, done.counts.inserted, done.counts.rejected) == (31, 30, 1)
     assert done.reasons == {"not UTF-8": 1}
     [reject] = read_rejects(done.rejects_path)
-    assert reject["line"] == "12" and "byte 0xFC in cell 2" in reject["reason"]
+    assert reject["line"] == "12" and "byte 0xFC in 'email'" in reject["reason"]
     assert reject["email"] == "m\ufffdller@example.com"
