@@ -37,7 +37,12 @@ MAP_HELP = "Column mapping FIELD=COLUMN (repeatable); overrides imports.*_column
 
 @click.group("import")
 def import_() -> None:
-    """Import customers or orders from CSV files (UTF-8, BOM tolerated)."""
+    """Import customers or orders from CSV files (UTF-8, BOM tolerated).
+
+    Every good row is written; every bad row (an invalid value, too many
+    cells, bytes that are not UTF-8) goes to a rejects CSV with its line and
+    reason. Re-importing a file changes nothing.
+    """
 
 
 @import_.command("customers")
