@@ -213,6 +213,27 @@ def test_a_connection_idle_for_a_while_is_pinged_first(
         engine.dispose()
 
 
+def test_a_callback_kept_after_an_idle_spell_is_stored(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The ping of an idle connection once left its transaction open, and the
+    # keep's AUTOCOMMIT checkout then failed: Twilio does not resend that callback.
+    from engine.db import connect
+
+    monkeypatch.setattr(connect, "PING_IDLE", 0.0)  # every checkout counts as idle
+    engine = make_engine(postgres_url)
+    try:
+        store = SqlProviderEvents(engine)
+        kept = [store.keep(KIND, f"MessageSid=SM{n}&MessageStatus=sent", {}, OPEN) for n in (1, 2)]
+        assert kept[1] > kept[0]
+        with engine.connect() as conn:  # pinged, then handed out outside any transaction
+            assert conn.connection.dbapi_connection.info.transaction_status == 0  # type: ignore[union-attr]
+            found = conn.execute(select(WebhookBatch.id).where(WebhookBatch.id.in_(kept)))
+            assert sorted(found.scalars()) == kept
+    finally:
+        engine.dispose()
+
+
 def test_a_signature_over_the_url_with_its_port_is_still_twilios(adapters: Adapters) -> None:
     sends = texted(adapters, 2)
     path, params = status(sends[0]["id"], sid_of(sends[0]["id"]), "delivered", sends[0]["phone"])

@@ -50,12 +50,18 @@ def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
     `DisconnectionError` makes the pool retry on a fresh connection. What a
     restart catches inside the window fails once, as without a ping:
     SQLAlchemy then drops the pool's older connections too.
+
+    The ping's implicit transaction is ended before the connection is handed
+    out: left open, it refused an ``AUTOCOMMIT`` checkout ("can't change
+    'autocommit' now"), so the first Twilio callback kept after an idle
+    spell failed, and so did dropping a simulation's database.
     """
     if time.monotonic() - record.info.get("checked_in", 0.0) < PING_IDLE:
         return
     try:
         with dbapi_connection.cursor() as cursor:
             cursor.execute("SELECT 1")
+        dbapi_connection.rollback()
     except Exception as error:
         raise DisconnectionError(str(error)) from error
 
