@@ -47,15 +47,14 @@ _INSERT: Final = text(
 _SEND_CHANGE: Final = ("sid", "status", "rank", "at", "opened", "clicked")
 
 
-def _sqlite_rows(columns: Sequence[str], json_columns: Sequence[str] = ()) -> str:
+def _sqlite_rows(columns: Sequence[str]) -> str:
     """The rows of a JSON array parameter as a SQLite subquery with these columns.
 
-    ``->>`` gives SQL values (JSON true/false as 1/0, as SQLite stores
-    booleans); ``->`` keeps an object as its JSON text, as a JSON column holds it.
+    ``json_extract`` gives SQL values (JSON true/false as 1/0, as SQLite
+    stores booleans) and an object as its JSON text, as a JSON column holds
+    it; unlike ``->>`` (3.38) it needs no newer SQLite than RETURNING (3.35).
     """
-    picked = ", ".join(
-        f"value {'->' if name in json_columns else '->>'} '$.{name}' AS {name}" for name in columns
-    )
+    picked = ", ".join(f"json_extract(value, '$.{name}') AS {name}" for name in columns)
     return f"(SELECT {picked} FROM json_each(:rows))"
 
 
@@ -63,7 +62,7 @@ def _sqlite_rows(columns: Sequence[str], json_columns: Sequence[str] = ()) -> st
 # unless the SELECT has a WHERE clause.
 _SQLITE_INSERT: Final = text(
     f"INSERT INTO events ({_NAMES}) SELECT {_NAMES} FROM"
-    f" {_sqlite_rows(list(EVENT_COLUMNS), ['detail'])} WHERE true"
+    f" {_sqlite_rows(list(EVENT_COLUMNS))} WHERE true"
     " ON CONFLICT (event_key) DO NOTHING RETURNING event_key"
 )
 # A send's delivery status as its rank (the same SQL on SQLite).
