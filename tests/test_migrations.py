@@ -12,7 +12,7 @@ from sqlalchemy import func, insert, inspect, select
 from engine.db import migrate
 from engine.db.connect import make_engine
 from engine.db.models import Base, Campaign, Contact, Customer, OutboxMessage, Send
-from engine.errors import SchemaNotReady
+from engine.errors import PermanentError, SchemaNotReady
 
 from .conftest import NOW
 
@@ -90,6 +90,20 @@ def test_sqlite_files_use_write_ahead_logging(tmp_path: Path) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     engine.dispose()
+
+
+def test_a_sqlite_too_old_for_the_statements_is_refused_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.db import connect
+
+    monkeypatch.setattr(connect.sqlite3, "sqlite_version_info", (3, 31, 1))
+    monkeypatch.setattr(connect.sqlite3, "sqlite_version", "3.31.1")
+    with pytest.raises(
+        PermanentError, match=r"SQLite 3\.31\.1 is too old: the engine needs 3\.35\.0"
+    ):
+        make_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    assert not (tmp_path / "old.sqlite3").exists()
 
 
 def test_0010_looks_up_a_changed_sends_contact_compresses_bodies_with_lz4_and_goes_back(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from functools import partial
 from pathlib import Path
@@ -13,6 +14,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 
+from engine.errors import PermanentError
+
 
 def make_engine(url: str, echo: bool = False, sqlite_cache_mb: int = 64) -> Engine:
     """An engine for `url`; SQLite files get WAL, foreign keys, a busy timeout and a page cache.
@@ -22,6 +25,12 @@ def make_engine(url: str, echo: bool = False, sqlite_cache_mb: int = 64) -> Engi
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        if sqlite3.sqlite_version_info < SQLITE_FLOOR:
+            floor = ".".join(map(str, SQLITE_FLOOR))
+            raise PermanentError(
+                f"SQLite {sqlite3.sqlite_version} is too old: the engine needs {floor} or newer"
+                " (INSERT .. RETURNING); use a Python built against a newer SQLite, or PostgreSQL"
+            )
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
@@ -38,6 +47,8 @@ def make_engine(url: str, echo: bool = False, sqlite_cache_mb: int = 64) -> Engi
     return engine
 
 
+# The oldest SQLite the statements run on (RETURNING arrived in 3.35).
+SQLITE_FLOOR = (3, 35, 0)
 # A pooled connection unused for this long is pinged before it is handed out.
 PING_IDLE = 5.0
 
