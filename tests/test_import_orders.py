@@ -210,11 +210,13 @@ def test_a_batch_that_deadlocks_with_another_writer_runs_again(
     result: list[Any] = []
     loading = threading.Thread(target=lambda: result.append(store.load(records, "internal", 1)))
     loading.start()
-    _wait_for_lock_wait(adapters)
-    other.execute(insert, {"ref": "O1"})  # waits for the store's O1: a deadlock, the store aborts
-    other.commit()
-    loading.join(timeout=30)
-    other.close()
+    try:
+        _wait_for_lock_wait(adapters, other)
+        other.execute(insert, {"ref": "O1"})  # waits for the store's O1: a deadlock, it aborts
+        other.commit()
+    finally:  # whatever happened, release the store: a waiting thread would hang the suite
+        other.close()
+        loading.join(timeout=30)
     refs = [r["external_order_id"] for r in rows(adapters, "orders")]
     adapters.engine.dispose()
     assert result == [(0, [])]  # the second run found both orders there
@@ -226,17 +228,32 @@ def _record(line: int, ref: str) -> OrderRecord:
     return OrderRecord(line, ref, "C1", at, 100, "CNY", 100, 1, None, None, None)
 
 
-def _wait_for_lock_wait(adapters: Adapters) -> None:
+def _wait_for_lock_wait(adapters: Adapters, other: Any) -> None:
+    """Until a backend of this database but the other writer waits for a lock (30 s at most).
+
+    Each look is its own transaction: PostgreSQL keeps one snapshot of
+    pg_stat_activity per transaction, and a loop inside one never saw the
+    store connect when it connected after the first look (under load).
+    """
     waiting = text(
-        "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'transactionid'"
-        " AND datname = current_database() AND query LIKE '%order_stage%'"
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        " AND datname = current_database() AND pid NOT IN (:other, pg_backend_pid())"
     )
+    pid = other.connection.dbapi_connection.info.backend_pid
     with adapters.engine.connect() as conn:
-        for _ in range(500):
-            if conn.execute(waiting).scalar_one():
+        for _ in range(3000):
+            found = conn.execute(waiting, {"other": pid}).scalar_one()
+            conn.rollback()
+            if found:
                 return
             time.sleep(0.01)
-    raise AssertionError("the store never waited for the other writer")
+        doing = conn.execute(
+            text(
+                "SELECT pid, state, wait_event_type, wait_event, left(query, 60)"
+                " FROM pg_stat_activity WHERE datname = current_database()"
+            )
+        ).all()
+    raise AssertionError(f"the store never waited for the other writer (other: {pid}): {doing}")
 
 
 def test_orders_parsed_in_worker_processes_give_the_same_result(
