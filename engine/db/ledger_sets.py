@@ -15,13 +15,14 @@ parameter each. The statements are built from code constants only.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 import orjson
 from sqlalchemy import Connection, text
 
 from engine.core.tracking.events import DELIVERY_RANK
+from engine.db import bulk
 
 # Column -> PostgreSQL type of the event insert (the keys of every row).
 EVENT_COLUMNS: Final[dict[str, str]] = {
@@ -91,17 +92,18 @@ _SENDS: Final = text(
 # The same on SQLite, whose min() of a NULL is NULL: an open or click time
 # is taken when the send has none or a later one. SQLite stores times as
 # sortable text, so comparing the texts compares the times.
+_SQLITE_FIRSTS: Final = {"opened_at": "opened", "clicked_at": "clicked"}  # send column: change
 _SQLITE_EARLIER: Final = {
     column: f"(v.{change} IS NOT NULL AND (sends.{column} IS NULL OR sends.{column} > v.{change}))"
-    for column, change in (("opened_at", "opened"), ("clicked_at", "clicked"))
+    for column, change in _SQLITE_FIRSTS.items()
 }
 _SQLITE_SENDS: Final = text(
     "UPDATE sends SET"
     f" delivery = CASE WHEN v.rank > {SEND_RANK} THEN v.status ELSE sends.delivery END,"
     f" delivery_at = CASE WHEN v.rank > {SEND_RANK} THEN v.at ELSE sends.delivery_at END,"
     + ",".join(
-        f" {column} = CASE WHEN {earlier} THEN v.{column[:-3]} ELSE sends.{column} END"
-        for column, earlier in _SQLITE_EARLIER.items()
+        f" {column} = CASE WHEN {_SQLITE_EARLIER[column]} THEN v.{change} ELSE sends.{column} END"
+        for column, change in _SQLITE_FIRSTS.items()
     )
     + f" FROM {_sqlite_rows(_SEND_CHANGE)} AS v"
     f" WHERE sends.id = v.sid AND (v.rank > {SEND_RANK} OR "
@@ -135,7 +137,11 @@ def _json(conn: Connection, rows: Sequence[dict[str, Any]]) -> str:
     return orjson.dumps(rows, default=_sqlite_time, option=orjson.OPT_PASSTHROUGH_DATETIME).decode()
 
 
+_SQLITE_TIME: Final = bulk.timestamp_for("sqlite")  # the form the bulk writers store too
+
+
 def _sqlite_time(value: Any) -> str:
+    """orjson's fallback for SQLite: an aware datetime in its stored form; else TypeError."""
     if not isinstance(value, datetime) or value.tzinfo is None:
         raise TypeError(f"cannot store {value!r} as a UTC time")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    return str(_SQLITE_TIME(value))
